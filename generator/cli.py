@@ -1,0 +1,222 @@
+"""The `briefing` command: turns reports into printed lines and exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+import click
+from slugify import slugify
+
+from generator import __version__
+from generator.build import BuildOptions, build, build_clock
+from generator.config import load_config
+from generator.errors import BuildError, Problem
+
+EXIT_PROBLEMS = 1
+
+
+def _print_problems(problems: tuple[Problem, ...] | list[Problem]) -> None:
+    for problem in problems:
+        click.echo(problem.format(), err=True)
+
+
+def _fail(problems: tuple[Problem, ...] | list[Problem], what: str) -> None:
+    _print_problems(problems)
+    errors = sum(1 for p in problems if p.is_error)
+    click.echo(f"{what} failed: {errors} error{'s' if errors != 1 else ''}", err=True)
+    sys.exit(EXIT_PROBLEMS)
+
+
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time "
+                                 "(e.g. 2026-11-24T07:00:00+00:00)") from None
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        """Run a command; unexpected exceptions become one line unless --debug is given."""
+        try:
+            return super().invoke(ctx)
+        except BuildError as exc:
+            _fail(exc.problems, ctx.invoked_subcommand or "briefing")
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted: the output folder was left as it was", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc} "
+                       f"(at {Path(where.filename).name}:{where.lineno}; run with --debug "
+                       "for the traceback and please report it)", err=True)
+            sys.exit(EXIT_PROBLEMS)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="briefing")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Briefing: build a static news briefing site from Markdown articles.
+
+    \b
+    Examples:
+      briefing init my-site
+      briefing new "Port workers end strike" --site my-site --topic business
+      briefing build --site my-site
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+SITE_OPTION = click.option(
+    "--site", "site_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+    show_default=True, help="The site folder (holds config.yaml and content/).")
+
+
+@cli.command("build")
+@SITE_OPTION
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the site [default: <site>/output].")
+@click.option("--drafts", is_flag=True, help="Include articles marked draft: true.")
+@click.option("--future", is_flag=True, help="Include articles dated after the build's clock.")
+@click.option("--now", callback=_parse_now, metavar="ISO8601",
+              help="Pin the build's clock (else SOURCE_DATE_EPOCH, else now). Without an "
+                   "offset it is read in the site's time zone.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes for rendering [default: CPU count].")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
+def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future: bool,
+                  now: datetime | None, jobs: int | None, quiet: bool) -> None:
+    """Build the site into the output folder.
+
+    The output folder is replaced only when the whole build succeeds.
+
+    \b
+    Examples:
+      briefing build
+      briefing build --site my-site --output /srv/www/briefing
+      briefing build --drafts --future          # preview everything
+      briefing build --now 2026-11-24T06:00:00+00:00
+    """
+    report = build(BuildOptions(site_dir, output_dir, drafts, future, now, jobs))
+    _print_problems(report.warnings)
+    if not quiet:
+        index = report.output_dir / "index.html"
+        click.echo(f"built {report.articles} articles, {report.pages} pages in "
+                   f"{report.seconds:.2f} s ({report.written} written, {report.unchanged} "
+                   f"unchanged, {report.removed} removed): {index}")
+
+
+SAMPLE_CONFIG = """\
+# Site settings: see the README's config.yaml section for every key.
+title: {title}
+description: A daily briefing.
+base_url: https://example.org/
+language: en
+timezone: UTC
+topics:
+  - slug: news
+    name: News
+"""
+
+SAMPLE_ARTICLE = """\
+---
+title: Welcome to your briefing
+date: "{date}"
+standfirst: This sample story shows the front matter an article can carry.
+topic: news
+tags: [welcome]
+---
+
+This is the body, written in Markdown. Edit or delete this file, then run
+`briefing build --site {site}` to build the site into `{site}/output/`.
+
+## Writing a story
+
+Each story is one file in `content/`, with YAML front matter between `---` lines.
+"""
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="My Briefing", show_default=True, help="The site's name.")
+def init_command(directory: Path, title: str) -> None:
+    """Create a new site with a config and one sample article; it builds at once.
+
+    The site uses the default theme; copy files into DIRECTORY/layouts/ to change them.
+
+    \b
+    Example:
+      briefing init my-site && briefing build --site my-site
+    """
+    config_path = directory / "config.yaml"
+    if config_path.exists() or (directory / "content").exists():
+        raise click.UsageError(f"{directory} already holds a site; choose an empty folder")
+    (directory / "content").mkdir(parents=True, exist_ok=True)
+    config_path.write_text(SAMPLE_CONFIG.format(title=_yaml_text(title)), encoding="utf-8")
+    now = build_clock(None, load_config(directory).tz).replace(microsecond=0)
+    sample = directory / "content" / "welcome.md"
+    sample.write_text(SAMPLE_ARTICLE.format(date=now.isoformat(), site=directory),
+                      encoding="utf-8")
+    (directory / ".gitignore").write_text("/output/\n/.cache/\n", encoding="utf-8")
+    click.echo(f"created {directory}: run `briefing build --site {directory}`")
+
+
+def _yaml_text(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+@cli.command("new")
+@click.argument("headline")
+@SITE_OPTION
+@click.option("--topic", help="The topic's slug or name.")
+@click.option("--draft/--no-draft", default=True, show_default=True,
+              help="Start the article as a draft.")
+def new_command(headline: str, site_dir: Path, topic: str | None, draft: bool) -> None:
+    """Create a new article file with a front matter skeleton; print its path.
+
+    \b
+    Example:
+      briefing new "Port workers end nine-day strike" --topic business
+    """
+    config = load_config(site_dir)
+    if topic is not None and config.topic(topic) is None:
+        names = ", ".join(t.slug for t in config.topics) or "none configured"
+        raise click.BadParameter(f"unknown topic {topic!r}; topics: {names}",
+                                 param_hint="--topic")
+    slug = slugify(headline, max_length=80, word_boundary=True)
+    if not slug:
+        raise click.BadParameter("the headline has no letters or digits to make a file name")
+    path = site_dir / "content" / f"{slug}.md"
+    if path.exists():
+        raise click.UsageError(f"{path} already exists")
+    now = build_clock(None, config.tz).astimezone(config.tz).replace(microsecond=0)
+    lines = ["---", f"title: {_yaml_text(headline)}", f'date: "{now.isoformat()}"',
+             'standfirst: ""', "author: []"]
+    if topic:
+        lines.append(f"topic: {config.topic(topic).slug}")  # type: ignore[union-attr]
+    lines += ["tags: []", f"draft: {'true' if draft else 'false'}", "---", "", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    click.echo(str(path))
+
+
+def main() -> None:
+    """Entry point of the `briefing` console script."""
+    cli(prog_name="briefing")

@@ -1,0 +1,177 @@
+"""Markdown to safe HTML: Python-Markdown, then an allowlist sanitiser (nh3)."""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+
+import markdown
+import nh3
+
+# What Markdown and its default extensions emit, and what newsroom copy reasonably embeds.
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
+    "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h2", "h3", "h4",
+    "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+    "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td",
+    "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr", "h1",
+})
+ALLOWED_ATTRIBUTES = {
+    "*": {"id", "class", "title", "lang", "dir"},
+    "a": {"href", "hreflang", "rel"},
+    "img": {"src", "alt", "width", "height", "loading"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "ol": {"start", "reversed", "type"},
+    "time": {"datetime"},
+    "q": {"cite"},
+    "blockquote": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "abbr": {"title"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+
+
+@dataclass(frozen=True)
+class MarkdownSettings:
+    """Everything that decides how a Markdown body becomes HTML (part of the cache key)."""
+
+    extensions: tuple[str, ...]
+    extension_configs: tuple[tuple[str, Any], ...] = ()
+    unsafe_html: bool = False
+
+    @classmethod
+    def of(cls, extensions: tuple[str, ...], configs: Mapping[str, Any], unsafe: bool
+           ) -> MarkdownSettings:
+        """Settings from config values, in a hashable form."""
+        return cls(tuple(extensions), tuple(sorted((k, _freeze(v)) for k, v in configs.items())),
+                   unsafe)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and all(isinstance(i, tuple) and len(i) == 2 for i in value):
+        return {k: _thaw(v) for k, v in value}
+    return value
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    """An article body as safe HTML, with its first paragraph and word count."""
+
+    html: str
+    first_paragraph: str
+    words: int
+
+
+def check_extensions(names: list[str]) -> list[str]:
+    """Messages for extension names Python-Markdown cannot load."""
+    messages = []
+    for name in names:
+        try:
+            markdown.Markdown(extensions=[name])
+        except Exception as exc:  # any import or setup failure means the name is unusable
+            messages.append(f"Markdown extension '{name}' cannot be loaded: {exc}")
+    return messages
+
+
+@functools.lru_cache(maxsize=8)
+def _converter(settings: MarkdownSettings) -> markdown.Markdown:
+    configs = {k: _thaw(v) for k, v in settings.extension_configs}
+    return markdown.Markdown(extensions=list(settings.extensions), extension_configs=configs,
+                             output_format="html")
+
+
+def sanitise(fragment: str) -> str:
+    """Remove everything not on the allowlist: scripts, handlers, unsafe URLs, styles."""
+    return nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
+def render_markdown(text: str, settings: MarkdownSettings) -> RenderedBody:
+    """Convert one Markdown document to HTML that is safe to put in a page."""
+    converter = _converter(settings)
+    converter.reset()
+    body = converter.convert(text)
+    if not settings.unsafe_html:
+        body = sanitise(body)
+    extractor = _TextExtractor()
+    extractor.feed(body)
+    extractor.close()
+    return RenderedBody(body, extractor.first_paragraph.strip(), extractor.words)
+
+
+def render_inline(text: str, settings: MarkdownSettings) -> str:
+    """Markdown for a short note (an edition's closing item): safe HTML."""
+    return render_markdown(text, settings).html
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of the first top-level paragraph and counts words."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.first_paragraph = ""
+        self.words = 0
+        self._depth = 0
+        self._in_first = False
+        self._done = False
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "sup":
+            self._skip += 1
+        if tag == "p" and self._depth == 0 and not self._done:
+            self._in_first = True
+        if tag not in _VOID:
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "sup" and self._skip:
+            self._skip -= 1
+        if tag not in _VOID:
+            self._depth = max(0, self._depth - 1)
+        if tag == "p" and self._in_first and self._depth == 0:
+            self._in_first = False
+            self._done = bool(self.first_paragraph.strip())
+
+    def handle_data(self, data: str) -> None:
+        self.words += len(data.split())
+        if self._in_first and not self._skip:
+            self.first_paragraph += data
+
+
+_VOID = frozenset({"br", "hr", "img", "wbr", "col", "input", "meta", "link"})
+
+
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment, tags removed and entities decoded."""
+    return html.unescape(re.sub(r"<[^>]*>", "", fragment))
+
+
+def cut_at_word(text: str, limit: int = 240) -> str:
+    """Shorten text to at most `limit` characters at a word boundary, ending with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(",;:—–- ")
+    return cut + "…"

@@ -1,0 +1,449 @@
+"""Validated, immutable content: Article, Author, Tag, EditionNote and their parts."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import datetime, time
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from slugify import slugify
+
+from generator.config import Config, Topic
+from generator.errors import Problem, error, warning
+from generator.markup import RenderedBody, cut_at_word
+from generator.sources import Source
+
+SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+ARTICLE_FIELDS = (
+    "title", "date", "updated", "standfirst", "summary", "author", "topic", "tags", "image",
+    "location", "source", "translation", "lead", "priority", "corrections", "slug", "draft",
+)
+EDITION_FIELDS = ("title", "author", "closing")
+SUMMARY_LIMIT = 240
+
+
+@dataclass(frozen=True)
+class Author:
+    """A byline: configured authors carry a bio and URL; others just a name."""
+
+    slug: str
+    name: str
+    bio: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A tag: the slug used in URLs and the first spelling seen."""
+
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """The lead picture. `src` is a site path or an absolute URL; caption-only images have none."""
+
+    src: str
+    alt: str
+    caption: str = ""
+    credit: str = ""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The original publisher of a wire or syndicated story."""
+
+    name: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A dated correction, shown at the article's foot; it counts as an update."""
+
+    date: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """One published story, validated. `html` and `summary` are set once the body is rendered."""
+
+    path: str
+    title: str
+    date: datetime
+    slug: str
+    url: str
+    body: str
+    body_line: int = 1
+    updated: datetime | None = None
+    standfirst: str = ""
+    summary: str = ""
+    authors: tuple[Author, ...] = ()
+    topic: Topic | None = None
+    tags: tuple[Tag, ...] = ()
+    image: Image | None = None
+    location: str = ""
+    source: Attribution | None = None
+    translation: str = ""
+    lead: bool = False
+    priority: int = 0
+    corrections: tuple[Correction, ...] = ()
+    draft: bool = False
+    html: str = ""
+    words: int = 0
+
+    @property
+    def modified(self) -> datetime:
+        """The latest of date, updated and every correction's date."""
+        dates = [self.date, *(c.date for c in self.corrections)]
+        if self.updated:
+            dates.append(self.updated)
+        return max(dates)
+
+    @property
+    def reading_minutes(self) -> int:
+        """Reading time at 230 words a minute, at least one minute."""
+        return max(1, round(self.words / 230))
+
+    def with_body(self, rendered: RenderedBody) -> Article:
+        """This article with its rendered body and, where none was given, a derived summary."""
+        summary = self.summary or self.standfirst or cut_at_word(rendered.first_paragraph,
+                                                                 SUMMARY_LIMIT)
+        return dataclasses.replace(self, html=rendered.html, words=rendered.words,
+                                   summary=summary)
+
+    @classmethod
+    def from_source(cls, source: Source, config: Config) -> tuple[Article | None, list[Problem]]:
+        """Validate front matter; return the Article or None, and every problem found."""
+        checker = _FieldChecker(source, config)
+        article = checker.article()
+        return article, checker.problems
+
+
+@dataclass(frozen=True)
+class EditionNote:
+    """An editor's note for one edition: headline, byline, intro and closing item (Markdown)."""
+
+    path: str
+    day: Date
+    title: str = ""
+    byline: str = ""
+    intro: str = ""
+    closing: str = ""
+    intro_html: str = ""
+    closing_html: str = ""
+
+    @classmethod
+    def from_source(cls, source: Source, config: Config) -> tuple[EditionNote | None,
+                                                                  list[Problem]]:
+        """Validate an edition file named YYYY-MM-DD.md."""
+        problems: list[Problem] = []
+        stem = PurePosixPath(source.rel).stem
+        try:
+            day = Date.fromisoformat(stem)
+        except ValueError:
+            return None, [error(source.rel, 1, "an edition file must be named YYYY-MM-DD.md")]
+        meta = source.meta.data
+        values: dict[str, str] = {}
+        for key, value in meta.items():
+            line = source.meta.line_of(key)
+            if key not in EDITION_FIELDS:
+                problems.append(warning(source.rel, line, f"unknown field '{key}'"
+                                        f"{_did_you_mean(key, EDITION_FIELDS)}"))
+            elif not isinstance(value, str):
+                problems.append(error(source.rel, line, f"'{key}' must be text"))
+            else:
+                values[key] = value.strip()
+        note = cls(source.rel, day, values.get("title", ""), values.get("author", ""),
+                   source.body.strip(), values.get("closing", ""))
+        return (None if any(p.is_error for p in problems) else note), problems
+
+
+def _did_you_mean(key: object, choices: tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(str(key), choices, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def parse_datetime(value: Any, tz: ZoneInfo) -> datetime | None:
+    """An ISO 8601 date or date-time; without an offset it is read in `tz`. None if invalid."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, Date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+def permalink_for(pattern: str, day: datetime, slug: str, topic: Topic | None) -> str:
+    """The article's site path from the permalink pattern, in the date's local day."""
+    return pattern.format(year=f"{day.year:04d}", month=f"{day.month:02d}",
+                          day=f"{day.day:02d}", slug=slug, topic=topic.slug if topic else "news")
+
+
+class _FieldChecker:
+    """Checks each front matter field in turn, collecting every problem."""
+
+    def __init__(self, source: Source, config: Config):
+        self.source = source
+        self.config = config
+        self.meta: dict[str, Any] = source.meta.data
+        self.problems: list[Problem] = []
+
+    def line(self, *path: str | int) -> int | None:
+        return self.source.meta.line_of(*path, default=1)
+
+    def fail(self, message: str, *path: str | int) -> None:
+        self.problems.append(error(self.source.rel, self.line(*path), message))
+
+    def warn(self, message: str, *path: str | int) -> None:
+        self.problems.append(warning(self.source.rel, self.line(*path), message))
+
+    def text(self, key: str, required: bool = False) -> str:
+        value = self.meta.get(key)
+        if value is None:
+            if required:
+                self.fail(f"missing required field '{key}'")
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.fail(f"'{key}' must be text, not {_kind(value)}", key)
+            return ""
+        if required and not value.strip():
+            self.fail(f"'{key}' must not be empty", key)
+        return " ".join(value.split())
+
+    def boolean(self, key: str) -> bool:
+        value = self.meta.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(f"'{key}' must be true or false, not {_kind(value)}", key)
+            return False
+        return value
+
+    def when(self, key: str, required: bool = False) -> datetime | None:
+        value = self.meta.get(key)
+        if value is None:
+            if required:
+                self.fail(f"missing required field '{key}'")
+            return None
+        parsed = parse_datetime(value, self.config.tz)
+        if parsed is None:
+            self.fail(f"'{key}' must be an ISO 8601 date or date-time such as 2026-11-24 or "
+                      f"2026-11-24T07:30:00+04:00, not {value!r}", key)
+        return parsed
+
+    def article(self) -> Article | None:
+        for key in self.meta:
+            if key not in ARTICLE_FIELDS:
+                self.warn(f"unknown field '{key}'{_did_you_mean(key, ARTICLE_FIELDS)}", key)
+        title = self.text("title", required=True)
+        published = self.when("date", required=True)
+        updated = self.when("updated")
+        if published and updated and updated < published:
+            self.fail("'updated' is before 'date'", "updated")
+        slug = self.slug(title)
+        topic = self.topic()
+        priority = self.meta.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            self.fail(f"'priority' must be a whole number, not {_kind(priority)}", "priority")
+            priority = 0
+        translation = self.text("translation")
+        if translation and translation not in ("machine", "human"):
+            self.fail(f"'translation' must be 'machine' or 'human', not {translation!r}",
+                      "translation")
+        fields = dict(
+            standfirst=self.text("standfirst"), summary=self.text("summary"),
+            authors=self.authors(), topic=topic, tags=self.tags(), image=self.image(),
+            location=self.text("location"), source=self.attribution(),
+            translation=translation, lead=self.boolean("lead"), priority=priority,
+            corrections=self.corrections(published), draft=self.boolean("draft"),
+        )
+        if any(p.is_error for p in self.problems) or published is None or not slug:
+            return None
+        local = published.astimezone(self.config.tz)
+        url = permalink_for(self.config.permalink, local, slug, topic)
+        return Article(path=self.source.rel, title=title, date=published, slug=slug, url=url,
+                       body=self.source.body, body_line=self.source.body_line, updated=updated,
+                       **fields)
+
+    def slug(self, title: str) -> str:
+        value = self.meta.get("slug")
+        if value is None:
+            slug = slugify(title, max_length=80, word_boundary=True) if title else ""
+            if title and not slug:
+                self.fail("cannot make a URL slug from this title; add a 'slug:' field", "title")
+            return slug
+        if not isinstance(value, str) or not SLUG_RE.fullmatch(value):
+            self.fail(f"'slug' may use only a-z, 0-9 and single '-' between them, not {value!r}",
+                      "slug")
+            return ""
+        return value
+
+    def topic(self) -> Topic | None:
+        value = self.meta.get("topic")
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.fail(f"'topic' must be text, not {_kind(value)}", "topic")
+            return None
+        topic = self.config.topic(value)
+        if topic is None:
+            names = tuple(t.slug for t in self.config.topics)
+            known = ", ".join(names) or "none are configured in config.yaml"
+            self.fail(f"unknown topic '{value}'{_did_you_mean(value, names)}; topics: {known}",
+                      "topic")
+        return topic
+
+    def authors(self) -> tuple[Author, ...]:
+        value = self.meta.get("author")
+        if value is None:
+            return ()
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list):
+            self.fail("'author' must be a name or a list of names", "author")
+            return ()
+        authors = []
+        for index, name in enumerate(names):
+            if not isinstance(name, str) or not name.strip():
+                self.fail("each author must be a name", "author", index)
+                continue
+            authors.append(self.author(" ".join(name.split())))
+        return tuple(authors)
+
+    def author(self, name: str) -> Author:
+        slug = slugify(name)
+        for profile in self.config.authors.values():
+            if name.casefold() in (profile.slug, profile.name.casefold()):
+                return Author(profile.slug, profile.name, profile.bio, profile.url)
+        return Author(slug or "author", name)
+
+    def tags(self) -> tuple[Tag, ...]:
+        value = self.meta.get("tags")
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail("'tags' must be a list of names", "tags")
+            return ()
+        tags: dict[str, Tag] = {}
+        for index, name in enumerate(value):
+            if isinstance(name, (int, float)) and not isinstance(name, bool):
+                name = str(name)
+            if not isinstance(name, str) or not slugify(name):
+                self.fail(f"tag {name!r} must be a word or phrase", "tags", index)
+                continue
+            tags.setdefault(slugify(name), Tag(slugify(name), " ".join(name.split())))
+        return tuple(tags.values())
+
+    def image(self) -> Image | None:
+        value = self.meta.get("image")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"src": value}
+        if not isinstance(value, dict):
+            self.fail("'image' must be a mapping with src, alt, caption and credit", "image")
+            return None
+        for key in value:
+            if key not in ("src", "alt", "caption", "credit"):
+                self.warn(f"unknown image field '{key}'"
+                          f"{_did_you_mean(key, ('src', 'alt', 'caption', 'credit'))}",
+                          "image", key)
+        parts = {}
+        for key in ("src", "alt", "caption", "credit"):
+            item = value.get(key) or ""
+            if not isinstance(item, str):
+                self.fail(f"'image.{key}' must be text", "image", key)
+                item = ""
+            parts[key] = " ".join(item.split())
+        src = parts["src"]
+        if src:
+            src = self.image_src(src)
+            if not parts["alt"]:
+                self.fail("'image.alt' is required when 'image.src' is set: describe the "
+                          "picture for readers who cannot see it", "image", "src")
+        elif not parts["caption"]:
+            self.fail("'image' needs a 'src' (with 'alt') or a 'caption'", "image")
+        return Image(src, parts["alt"], parts["caption"], parts["credit"])
+
+    def image_src(self, src: str) -> str:
+        parts = urlsplit(src)
+        if parts.scheme or parts.netloc:
+            if parts.scheme not in ("http", "https"):
+                self.fail(f"'image.src' must be a path or an http(s) URL, not {src!r}",
+                          "image", "src")
+                return ""
+            return src
+        path = PurePosixPath(parts.path)
+        if not path.is_absolute():
+            path = PurePosixPath("/", path)
+        if ".." in path.parts:
+            self.fail(f"'image.src' must not leave the site with '..': {src!r}", "image", "src")
+            return ""
+        local = self.config.root / "content" / path.relative_to("/")
+        if not local.is_file():
+            self.warn(f"image file content{path} does not exist", "image", "src")
+        return str(path)
+
+    def attribution(self) -> Attribution | None:
+        value = self.meta.get("source")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            self.fail("'source' must be a mapping with 'name' and optional 'url'", "source")
+            return None
+        url = value.get("url") or ""
+        if url and (not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")):
+            self.fail("'source.url' must be an absolute http(s) URL", "source", "url")
+            url = ""
+        return Attribution(" ".join(value["name"].split()), url)
+
+    def corrections(self, published: datetime | None) -> tuple[Correction, ...]:
+        value = self.meta.get("corrections")
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("'corrections' must be a list of {date, text}", "corrections")
+            return ()
+        result = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                self.fail("each correction needs 'date' and 'text'", "corrections", index)
+                continue
+            when = parse_datetime(item.get("date"), self.config.tz)
+            if when is None:
+                self.fail("a correction's 'date' must be an ISO 8601 date or date-time",
+                          "corrections", index)
+                continue
+            if published and when < published:
+                self.fail("a correction is dated before the article", "corrections", index)
+            result.append(Correction(when, " ".join(item["text"].split())))
+        return tuple(sorted(result, key=lambda c: c.date))
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list",
+            dict: "a mapping", type(None): "empty"}.get(type(value), type(value).__name__)
