@@ -13,7 +13,7 @@ from generator.errors import BuildError, Problem, error, raise_if_errors, sorted
 from generator.markup import MarkdownSettings, render_inline, render_markdown
 from generator.models import Article, EditionNote
 from generator.render import render_pages, static_files
-from generator.site import build_site_model
+from generator.site import build_site_model, link_content
 from generator.sources import read_content
 from generator.write import Asset, check_output_dir, write_output
 
@@ -123,6 +123,8 @@ def build(options: BuildOptions) -> BuildReport:
     settings = markdown_settings(config)
     published = [a.with_body(render_markdown(a.body, settings))
                  for a in articles if is_published(a, now, options)]
+    published, found = link_content(published, articles)
+    problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
     pages = render_pages(site)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -175,3 +175,16 @@ def cut_at_word(text: str, limit: int = 240) -> str:
         return text
     cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(",;:—–- ")
     return cut + "…"
+
+
+_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")')
+
+
+def rewrite_links(fragment: str, resolve: Callable[[str], str | None]) -> str:
+    """Replace each link target for which `resolve` returns a new one (sanitised HTML only)."""
+    def replace(match: re.Match[str]) -> str:
+        target = resolve(html.unescape(match.group(2)))
+        if target is None:
+            return match.group(0)
+        return match.group(1) + html.escape(target, quote=True) + match.group(3)
+    return _HREF.sub(replace, fragment)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from markupsafe import Markup
 import generator
 from generator.config import Config
 from generator.errors import BuildError, Problem, error
-from generator.site import Edition, Listing, Page, Site
+from generator.site import Edition, Listing, Page, Site, relative_link
 
 
 @dataclass(frozen=True)
@@ -67,16 +66,7 @@ def output_path(url: str) -> str:
 
 def relative_url(target: str, from_url: str) -> str:
     """A link from the page at `from_url` to the site path `target`, relative to the page."""
-    if "://" in target or target.startswith(("#", "mailto:", "tel:")):
-        return target
-    start = from_url if from_url.endswith("/") else posixpath.dirname(from_url) + "/"
-    path, _, fragment = target.partition("#")
-    rel = posixpath.relpath(path, start)
-    if path.endswith("/") and rel != ".":
-        rel += "/"
-    if rel == ".":
-        rel = "./"
-    return rel + ("#" + fragment if fragment else "")
+    return relative_link(target, from_url)
 
 
 def make_environment(config: Config) -> jinja2.Environment:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from generator.config import Config, Topic
 from generator.errors import Problem, warning
+from generator.markup import rewrite_links
 from generator.models import Article, Author, EditionNote, Tag
 
 
@@ -241,3 +245,49 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
 
 __all__ = ["Site", "Edition", "Section", "Listing", "Page", "Neighbours", "Tag",
            "build_site_model", "edition_day", "paginate", "newest_first"]
+
+
+def link_content(articles: Iterable[Article], every: Iterable[Article]
+                 ) -> tuple[tuple[Article, ...], list[Problem]]:
+    """Turn links to other articles' Markdown files (`other.md#part`) into their page URLs.
+
+    `every` holds all valid articles, published or not, so a link to a draft or a future story
+    is reported as such rather than as a missing file.
+    """
+    published = tuple(articles)
+    url_of = {a.path: a.url for a in published}
+    known = {a.path for a in every}
+    problems: list[Problem] = []
+    linked = []
+    for article in published:
+        def resolve(href: str, article: Article = article) -> str | None:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or not parts.path.endswith((".md", ".markdown")):
+                return None
+            base = posixpath.dirname(article.path)
+            target = posixpath.normpath(posixpath.join(base, parts.path))
+            if target in url_of:
+                return relative_link(url_of[target], article.url) + (
+                    f"#{parts.fragment}" if parts.fragment else "")
+            reason = ("is not published (a draft or dated in the future)" if target in known
+                      else "does not exist")
+            problems.append(warning(article.path, article.body_line,
+                                    f"link to {parts.path}: {target} {reason}"))
+            return None
+        html = rewrite_links(article.html, resolve)
+        linked.append(article if html == article.html else dataclasses.replace(article, html=html))
+    return tuple(linked), problems
+
+
+def relative_link(target: str, from_url: str) -> str:
+    """A link from the page at `from_url` to the site path `target`, relative to the page."""
+    if "://" in target or target.startswith(("#", "mailto:", "tel:")):
+        return target
+    start = from_url if from_url.endswith("/") else posixpath.dirname(from_url) + "/"
+    path, _, fragment = target.partition("#")
+    rel = posixpath.relpath(path, start)
+    if path.endswith("/") and rel != ".":
+        rel += "/"
+    if rel == ".":
+        rel = "./"
+    return rel + ("#" + fragment if fragment else "")
