@@ -216,8 +216,9 @@ def render_pages(site: Site, env: jinja2.Environment | None = None) -> list[Outp
 
 
 def _edition_info(edition: Edition, config: Config) -> PageInfo:
+    day = format_date(edition.day, format="long", locale=Locale.parse(config.language, sep="-"))
     title = edition.note.title if edition.note and edition.note.title else ""
-    return PageInfo("edition", edition.url, title or "Briefing",
+    return PageInfo("edition", edition.url, f"{title} ({day})" if title else f"Briefing, {day}",
                     edition.note.intro if edition.note else edition.lead.summary,
                     extra={"day": edition.day})
 
