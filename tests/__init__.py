@@ -1,0 +1,1 @@
+"""Briefing's test suite (a package so `python -m tests.regen_golden` works)."""
