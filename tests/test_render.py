@@ -1,0 +1,142 @@
+"""render.py: URLs, output paths, filters, theme overrides and layout errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from generator.config import Config
+from generator.errors import BuildError
+from generator.render import (
+    default_theme_dir,
+    layout_dirs,
+    make_environment,
+    output_path,
+    relative_url,
+    static_files,
+)
+from tests.conftest import article, build_site, make_site, parse_html
+
+THEME_TEMPLATES = ("base.html", "home.html", "edition.html", "editions.html", "article.html",
+                   "list.html", "404.html")
+
+
+def config_for(tmp_path: Path, language: str = "en", timezone: str = "Asia/Dubai") -> Config:
+    return Config(root=tmp_path, title="T", base_url="https://e.org/news/", language=language,
+                  timezone=timezone)
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("/", "index.html"), ("/a/b/", "a/b/index.html"), ("/404.html", "404.html"),
+    ("/feed.xml", "feed.xml"), ("/tags/x/page/2/", "tags/x/page/2/index.html"),
+])
+def test_output_path(url: str, path: str) -> None:
+    assert output_path(url) == path
+
+
+@pytest.mark.parametrize(("target", "page", "expected"), [
+    ("/", "/", "./"), ("/editions/", "/", "editions/"), ("/", "/editions/2026-11-24/", "../../"),
+    ("/static/style.css", "/tags/x/page/2/", "../../../../static/style.css"),
+])
+def test_relative_url(target: str, page: str, expected: str) -> None:
+    assert relative_url(target, page) == expected
+
+
+def test_default_theme_has_every_template() -> None:
+    theme = default_theme_dir()
+    for name in THEME_TEMPLATES:
+        assert (theme / name).is_file(), name
+    assert (theme / "static" / "style.css").is_file()
+
+
+def test_filters_in_site_zone_and_language(tmp_path: Path) -> None:
+    env = make_environment(config_for(tmp_path))
+    late = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+    render = lambda text, **kw: env.from_string(text).render(**kw)  # noqa: E731
+    assert render("{{ d | date }}", d=late) == "November 25, 2026"
+    assert render("{{ d | date('short') }}", d=late) == "11/25/26"
+    assert render("{{ d | isoformat }}", d=late) == "2026-11-25T03:30:00+04:00"
+    assert render("{{ d | isoformat }}", d=date(2026, 11, 25)) == "2026-11-25"
+    assert render("{{ d | time }}", d=late).replace("\u202f", " ") == "3:30 AM"
+    assert "2026" in render("{{ d | datetime }}", d=late)
+    assert render("{{ d | month }}", d=date(2026, 11, 1)) == "November 2026"
+    assert render("{{ 4 | reading_time }}") == "4 min read"
+    assert render("{{ '/a/' | absolute_url }}") == "https://e.org/news/a/"
+    assert render("{{ config.title }}") == "T"
+
+
+def test_filters_follow_the_language(tmp_path: Path) -> None:
+    env = make_environment(config_for(tmp_path, language="fr", timezone="UTC"))
+    result = env.from_string("{{ d | date }} {{ m | month }}").render(
+        d=datetime(2026, 11, 24, 8, tzinfo=UTC), m=date(2026, 2, 1))
+    assert result == "24 novembre 2026 février 2026"
+
+
+def test_autoescape_is_on(tmp_path: Path) -> None:
+    env = make_environment(config_for(tmp_path))
+    for name in ("home.html", "x.xml"):
+        assert env.autoescape(name) if callable(env.autoescape) else env.autoescape
+    assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
+
+
+def test_layout_dirs_site_first(tmp_path: Path) -> None:
+    assert layout_dirs(config_for(tmp_path)) == [default_theme_dir()]
+    (tmp_path / "layouts").mkdir()
+    assert layout_dirs(config_for(tmp_path)) == [tmp_path / "layouts", default_theme_dir()]
+
+
+def test_static_files_site_overrides_theme(tmp_path: Path) -> None:
+    (tmp_path / "layouts" / "static" / "img").mkdir(parents=True)
+    (tmp_path / "layouts" / "static" / "style.css").write_text("body{}", encoding="utf-8")
+    (tmp_path / "layouts" / "static" / "img" / "logo.svg").write_text("<svg/>", encoding="utf-8")
+    (tmp_path / "layouts" / "static" / ".hidden").write_text("x", encoding="utf-8")
+    chosen = dict((rel, src) for src, rel in static_files(config_for(tmp_path)))
+    assert chosen["static/style.css"] == tmp_path / "layouts" / "static" / "style.css"
+    assert chosen["static/img/logo.svg"].name == "logo.svg"
+    assert "static/.hidden" not in chosen
+
+
+STORY = {"story": (article("Ship runs aground", topic="world"), "A ship ran aground.")}
+
+
+def test_site_layout_overrides_theme_file_by_file(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles=STORY, layouts={
+        "404.html": '{% extends "base.html" %}{% block main %}<h1>Lost at sea</h1>'
+                    '{% endblock %}'})
+    build_site(site)
+    assert parse_html(site / "output" / "404.html").findtext(".//h1") == "Lost at sea"
+    # Other templates still come from the default theme.
+    home = parse_html(site / "output" / "index.html")
+    assert home.find(".//main//article") is not None
+
+
+def test_undefined_value_in_layout_names_file_and_line(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles=STORY, layouts={
+        "404.html": '{% extends "base.html" %}\n{% block main %}\n<h1>Lost</h1>\n'
+                    '<p>{{ config.titel }}</p>\n{% endblock %}\n'})
+    with pytest.raises(BuildError) as caught:
+        build_site(site)
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line) == ("layouts/404.html", 4)
+    assert "titel" in problem.message
+    assert not (site / "output").exists()
+
+
+def test_syntax_error_in_layout_names_file_and_line(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles=STORY, layouts={
+        "list.html": '{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n'})
+    with pytest.raises(BuildError) as caught:
+        build_site(site)
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line) == ("layouts/list.html", 3)
+
+
+def test_undefined_in_theme_partial_is_reported_once(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles={**STORY, "two": (article("Two"), "x")}, layouts={
+        "article.html": '{% extends "base.html" %}\n{% block main %}{{ article.headline }}'
+                        '{% endblock %}\n'})
+    with pytest.raises(BuildError) as caught:
+        build_site(site)
+    assert [(p.path, p.line) for p in caught.value.problems] == [("layouts/article.html", 2)]
