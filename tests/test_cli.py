@@ -1,0 +1,164 @@
+"""cli.py: commands, their help, and exit codes 0 (success), 1 (problems), 2 (usage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from generator.cli import cli
+from tests.conftest import article, make_site, parse_html
+
+NOW = "2026-11-24T12:00:00+00:00"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Run `briefing ARGS`; return exit code, stdout and stderr."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["init"], ["new"]])
+def test_help_on_every_command_has_examples(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0
+    assert "Example" in out
+
+
+def test_every_registered_command_has_help() -> None:
+    for name in cli.commands:
+        code, out, _ = run(name, "--help")
+        assert code == 0 and "Usage:" in out, name
+
+
+def test_build_success(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("Hello"), "x")})
+    code, out, err = run("build", "--site", str(site), "--now", NOW)
+    assert code == 0, err
+    assert "built 1 articles" in out
+    assert (site / "output/2026/11/24/hello/index.html").is_file()
+
+
+def test_build_output_option_and_quiet(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("Hello"), "x")})
+    code, out, _ = run("build", "--site", str(site), "--output", str(tmp_path / "www"),
+                       "--now", NOW, "-q")
+    assert code == 0 and out == ""
+    assert (tmp_path / "www/index.html").is_file()
+
+
+def test_build_drafts_and_future_flags(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "d": (article("Draft", draft=True), "x"),
+        "f": (article("Future", "2026-12-01T08:00:00+00:00"), "y")})
+    assert run("build", "--site", str(site), "--now", NOW)[0] == 0
+    assert not (site / "output/2026/11/24/draft").exists()
+    assert run("build", "--site", str(site), "--now", NOW, "--drafts", "--future")[0] == 0
+    assert (site / "output/2026/11/24/draft/index.html").is_file()
+    assert (site / "output/2026/12/01/future/index.html").is_file()
+
+
+def test_content_error_exits_1_with_file_and_line(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": ("title: A\ndate: soon", "x")})
+    code, _, err = run("build", "--site", str(site), "--now", NOW)
+    assert code == 1
+    assert "content/a.md:3: error:" in err
+    assert "failed: 1 error" in err
+
+
+def test_config_error_exits_1_with_did_you_mean(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", config="title: T\nbase_url: https://e.org/\ntitel: x\n")
+    code, _, err = run("build", "--site", str(site))
+    assert code == 1
+    assert "config.yaml:3: error: unknown key 'titel' (did you mean 'title'?)" in err
+
+
+def test_missing_site_exits_1(tmp_path: Path) -> None:
+    code, _, err = run("build", "--site", str(tmp_path / "nowhere"))
+    assert code == 1 and "config.yaml" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["build", "--no-such-option"], ["build", "--now", "yesterday"], ["build", "--jobs", "0"],
+    ["frobnicate"], ["init"], ["new"],
+])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert "Usage:" in err or "Error:" in err
+
+
+def test_warnings_are_printed_but_exit_0(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("A", tittle="x"), "x")})
+    code, _, err = run("build", "--site", str(site), "--now", NOW)
+    assert code == 0
+    assert "content/a.md:" in err and "warning" in err and "did you mean 'title'" in err
+
+
+def test_init_makes_a_site_that_builds(tmp_path: Path) -> None:
+    site = tmp_path / "new-site"
+    code, out, _ = run("init", str(site), "--title", "Gulf Morning: \"Daily\"")
+    assert code == 0 and str(site) in out
+    assert not (site / "layouts").exists()  # the default theme is enough
+    code, _, err = run("build", "--site", str(site))
+    assert code == 0, err
+    home = parse_html(site / "output/index.html")
+    assert home.findtext(".//title") == 'Gulf Morning: "Daily"'
+    assert home.findtext(".//main//h2/a") == "Welcome to your briefing"
+
+
+def test_init_refuses_an_existing_site(tmp_path: Path) -> None:
+    assert run("init", str(tmp_path / "s"))[0] == 0
+    code, _, err = run("init", str(tmp_path / "s"))
+    assert code == 2 and "already holds a site" in err
+
+
+def test_new_writes_valid_front_matter(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    code, out, _ = run("new", "Port workers: end \"strike\"", "--site", str(site),
+                       "--topic", "Business")
+    assert code == 0
+    path = Path(out.strip())
+    assert path == site / "content/port-workers-end-strike.md"
+    front = path.read_text(encoding="utf-8").split("---\n")[1]
+    meta = yaml.safe_load(front)
+    assert meta["title"] == 'Port workers: end "strike"'
+    assert meta["topic"] == "business"
+    assert meta["draft"] is True
+    # The new draft builds (with --drafts) and appears.
+    code, _, err = run("build", "--site", str(site), "--drafts")
+    assert code == 0, err
+
+
+def test_new_no_draft_is_published(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    code, out, _ = run("new", "Hello world", "--site", str(site), "--no-draft")
+    assert code == 0
+    assert yaml.safe_load(Path(out.strip()).read_text(encoding="utf-8").split("---\n")[1])[
+        "draft"] is False
+
+
+@pytest.mark.parametrize("args", [["--topic", "sport"], []])
+def test_new_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    site = make_site(tmp_path / "site")
+    headline = "!!!" if not args else "Fine headline"
+    code, _, err = run("new", headline, "--site", str(site), *args)
+    assert code == 2
+
+
+def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site")
+    assert run("new", "Same", "--site", str(site))[0] == 0
+    code, _, err = run("new", "Same", "--site", str(site))
+    assert code == 2 and "already exists" in err
+
+
+def test_new_without_a_site_exits_1(tmp_path: Path) -> None:
+    assert run("new", "Headline", "--site", str(tmp_path / "none"))[0] == 1
+
+
+def test_version() -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and "briefing" in out
