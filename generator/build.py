@@ -8,14 +8,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from generator import render
+from generator.cache import (
+    CLOCK_WINDOWS,
+    BuildRecord,
+    Progress,
+    RenderCache,
+    RenderStats,
+    clock_interval,
+    default_jobs,
+    input_fingerprint,
+    manifest_digest,
+    render_bodies,
+)
 from generator.config import Config, load_config
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
-from generator.markup import MarkdownSettings, render_inline, render_markdown
+from generator.markup import MarkdownSettings, render_inline
 from generator.models import Article, EditionNote
-from generator.render import render_pages, static_files
+from generator.render import layout_dirs, render_pages, static_files
 from generator.site import build_site_model, link_content
-from generator.sources import read_content
-from generator.write import Asset, check_output_dir, write_output
+from generator.sources import Source, read_content
+from generator.write import MANIFEST, Asset, check_output_dir, write_output
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,8 @@ class BuildOptions:
     future: bool = False
     now: datetime | None = None
     jobs: int | None = None
+    progress: Progress | None = field(default=None, compare=False)
+    use_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,9 @@ class BuildReport:
     unchanged: int = 0
     removed: int = 0
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    rendered: int = 0
+    cached: int = 0
+    up_to_date: bool = False
 
 
 def build_clock(now: datetime | None, tz: tzinfo) -> datetime:
@@ -104,6 +122,57 @@ def is_published(article: Article, now: datetime, options: BuildOptions) -> bool
     return options.future or article.date <= now
 
 
+def render_articles(articles: list[Article], sources: tuple[Source, ...],
+                    settings: MarkdownSettings, options: BuildOptions
+                    ) -> tuple[list[Article], RenderStats]:
+    """Every article with its rendered body: from the site's cache, else in `jobs` processes."""
+    raw = {source.rel: source.raw for source in sources}
+    cache = (RenderCache.for_site(options.site_dir) if options.use_cache
+             else RenderCache.disabled())
+    try:
+        items = [(raw.get(a.path) or a.body.encode(), a.body) for a in articles]
+        bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
+                                      options.progress)
+        cache.save()
+    finally:
+        cache.close()
+    return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
+
+
+def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -> str | None:
+    """The digest of every input of this build but the clock; None when the shortcut is off."""
+    if not options.use_cache:
+        return None
+    return input_fingerprint(options.site_dir, layout_dirs(config), output_dir,
+                             (options.drafts, options.future))
+
+
+def record_build(fingerprint: str, now: datetime, dates: list[datetime], config: Config,
+                 report: BuildReport) -> None:
+    """Remember a successful build so the same build again can stop after checking the output."""
+    windows = tuple(w for w in (getattr(render, "NEWS_WINDOW", None),) if w is not None)
+    start, end = clock_interval(dates, now, config.tz, windows + CLOCK_WINDOWS)
+    digest = manifest_digest(report.output_dir, MANIFEST)
+    if digest is None:
+        return
+    summary = {"articles": report.articles, "pages": report.pages,
+               "files": report.written + report.unchanged,
+               "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
+    record = BuildRecord(fingerprint, now, start, end, digest, summary)
+    record.save(BuildRecord.path_for(config.root, report.output_dir))
+
+
+def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) -> BuildReport:
+    """The report of a build that found its output already up to date."""
+    data = record.report
+    warnings = tuple(Problem(str(p), line if isinstance(line, int) else None, str(m), level)
+                     for p, line, m, level in data.get("warnings", []))
+    return BuildReport(output_dir=output_dir, articles=int(data["articles"]),
+                       pages=int(data["pages"]), seconds=seconds, written=0,
+                       unchanged=int(data.get("files", 0)), removed=0, warnings=warnings,
+                       rendered=0, cached=int(data["articles"]), up_to_date=True)
+
+
 def build(options: BuildOptions) -> BuildReport:
     """Build the site in `options.site_dir`; raise BuildError with every problem found."""
     started = time.perf_counter()
@@ -112,6 +181,10 @@ def build(options: BuildOptions) -> BuildReport:
     output_dir = options.output_dir or site_dir / "output"
     raise_if_errors(check_output_dir(output_dir, site_dir))
     now = build_clock(options.now, config.tz)
+    fingerprint = build_fingerprint(config, options, output_dir)
+    record = BuildRecord.load(BuildRecord.path_for(site_dir, output_dir)) if fingerprint else None
+    if record is not None and record.matches(fingerprint, now, output_dir):
+        return report_from_record(record, output_dir, time.perf_counter() - started)
 
     content, problems = read_content(site_dir)
     articles, found = parse_articles(content.articles, config)
@@ -120,9 +193,8 @@ def build(options: BuildOptions) -> BuildReport:
     problems += found
     raise_if_errors(problems)
 
-    settings = markdown_settings(config)
-    published = [a.with_body(render_markdown(a.body, settings))
-                 for a in articles if is_published(a, now, options)]
+    published, stats = render_articles([a for a in articles if is_published(a, now, options)],
+                                       content.articles, markdown_settings(config), options)
     published, found = link_content(published, articles)
     problems += found
     site, found = build_site_model(published, notes, config, now)
@@ -131,8 +203,12 @@ def build(options: BuildOptions) -> BuildReport:
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + list(content.assets)]
     written = write_output(pages, assets, output_dir)
-    return BuildReport(
+    report = BuildReport(
         output_dir=output_dir, articles=len(published), pages=len(pages),
         seconds=time.perf_counter() - started, written=written.written,
         unchanged=written.unchanged, removed=written.removed,
-        warnings=tuple(sorted_problems(p for p in problems if not p.is_error)))
+        warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),
+        rendered=stats.rendered, cached=stats.cached)
+    if fingerprint and published:
+        record_build(fingerprint, now, [a.date for a in articles], config, report)
+    return report

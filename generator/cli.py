@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from slugify import slugify
@@ -98,9 +100,12 @@ SITE_OPTION = click.option(
                    "offset it is read in the site's time zone.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Worker processes for rendering [default: CPU count].")
-@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only problems: no progress bar, no summary line.")
+@click.option("--no-cache", is_flag=True,
+              help="Ignore and do not update <site>/.cache/ (render everything).")
 def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future: bool,
-                  now: datetime | None, jobs: int | None, quiet: bool) -> None:
+                  now: datetime | None, jobs: int | None, quiet: bool, no_cache: bool) -> None:
     """Build the site into the output folder.
 
     The output folder is replaced only when the whole build succeeds.
@@ -112,13 +117,50 @@ def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
       briefing build --drafts --future          # preview everything
       briefing build --now 2026-11-24T06:00:00+00:00
     """
-    report = build(BuildOptions(site_dir, output_dir, drafts, future, now, jobs))
+    bar = _ProgressBar(enabled=not quiet and sys.stderr.isatty())
+    try:
+        report = build(BuildOptions(site_dir, output_dir, drafts, future, now, jobs,
+                                    progress=bar.update, use_cache=not no_cache))
+    finally:
+        bar.close()
     _print_problems(report.warnings)
     if not quiet:
         index = report.output_dir / "index.html"
-        click.echo(f"built {report.articles} articles, {report.pages} pages in "
+        click.echo(f"built {report.articles} articles ({report.rendered} rendered, "
+                   f"{report.cached} from cache), {report.pages} pages in "
                    f"{report.seconds:.2f} s ({report.written} written, {report.unchanged} "
-                   f"unchanged, {report.removed} removed): {index}")
+                   f"unchanged, {report.removed} removed"
+                   f"{'; output already up to date' if report.up_to_date else ''}): {index}")
+
+
+class _ProgressBar:
+    """A progress bar on the terminal, shown only once a build has run for a second."""
+
+    def __init__(self, enabled: bool, delay: float = 1.0):
+        self.enabled = enabled
+        self.delay = delay
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.shown = 0
+
+    def update(self, done: int, total: int) -> None:
+        """Called by the build with how many of `total` articles are rendered."""
+        if not self.enabled or total <= 0:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < self.delay or done >= total:
+                return
+            self.bar = click.progressbar(length=total, label="rendering articles",
+                                         file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        """Finish the bar's line, if one was shown."""
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 SAMPLE_CONFIG = """\
