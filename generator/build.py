@@ -25,7 +25,8 @@ from generator.config import Config, load_config
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.markup import MarkdownSettings, render_inline
 from generator.models import Article, EditionNote
-from generator.render import layout_dirs, render_pages, static_files
+from generator.parallel import render_pages_parallel
+from generator.render import layout_dirs, static_files
 from generator.site import build_site_model, link_content
 from generator.sources import Source, read_content
 from generator.write import MANIFEST, Asset, check_output_dir, write_output
@@ -199,7 +200,7 @@ def build(options: BuildOptions) -> BuildReport:
     problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
-    pages = render_pages(site)
+    pages = render_pages_parallel(site, options.jobs or default_jobs())
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + list(content.assets)]
     written = write_output(pages, assets, output_dir)

@@ -29,6 +29,10 @@ class OutputFile:
     data: bytes
 
 
+# Stands in for a page another worker renders (see render_pages' `shard`).
+SKIPPED = OutputFile("", b"")
+
+
 @dataclass(frozen=True)
 class PageInfo:
     """What every template knows about the page it renders."""
@@ -148,8 +152,11 @@ def _layout_rel(filename: str, dirs: list[Path]) -> str:
 class Renderer:
     """Renders templates into OutputFiles, collecting template problems instead of stopping."""
 
-    def __init__(self, site: Site, env: jinja2.Environment | None = None):
+    def __init__(self, site: Site, env: jinja2.Environment | None = None,
+                 shard: tuple[int, int] | None = None):
         self.site = site
+        self.shard = shard
+        self._calls = 0
         self.env = env or make_environment(site.config)
         self.env.globals.update(site=site, url=_url)
         self.dirs = layout_dirs(site.config)
@@ -160,6 +167,9 @@ class Renderer:
         """Render one page; on a layout error record it once per template and return None."""
         if template in self._failed:
             return None
+        self._calls += 1
+        if self.shard and (self._calls - 1) % self.shard[1] != self.shard[0]:
+            return SKIPPED  # another worker process renders this page
         try:
             text = self.env.get_template(template).render(page=info, **context)
         except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -176,9 +186,13 @@ def _pages_of(listing: Listing, renderer: Renderer, title: Callable[[Page], str]
         yield renderer.page("list.html", info, listing=listing, pagination=page)
 
 
-def render_pages(site: Site, env: jinja2.Environment | None = None) -> list[OutputFile]:
-    """Every page of the site, rendered; raise BuildError listing every layout problem."""
-    renderer = Renderer(site, env)
+def render_pages(site: Site, env: jinja2.Environment | None = None,
+                 shard: tuple[int, int] | None = None) -> list[OutputFile]:
+    """Every page of the site, rendered; raise BuildError listing every layout problem.
+
+    With `shard=(k, n)` only every n-th template page from the k-th is rendered, the others are
+    SKIPPED placeholders: n workers' lists line up, so `generator.parallel` can merge them."""
+    renderer = Renderer(site, env, shard)
     config = site.config
     files: list[OutputFile | None] = []
     latest = site.latest

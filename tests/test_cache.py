@@ -1,0 +1,247 @@
+"""The render cache and the whole-build shortcut: hits, every invalidation, bad cache files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import generator
+from generator.cache import (
+    CACHE_DIR,
+    CACHE_FILE,
+    BuildRecord,
+    RenderCache,
+    clock_interval,
+    render_bodies,
+)
+from generator.markup import MarkdownSettings, render_markdown
+from tests.conftest import article, build_site, make_site, parse_html
+
+SETTINGS = MarkdownSettings(("tables", "footnotes"))
+ITEMS = [(b"file one", "First *story*.\n\nSecond paragraph."), (b"file two", "Another one.")]
+
+
+def _render(cache: RenderCache, items=ITEMS, settings=SETTINGS):
+    bodies, stats = render_bodies(items, settings, cache)
+    cache.save()
+    return bodies, stats
+
+
+def test_second_render_comes_from_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    first, stats = _render(RenderCache(path))
+    assert (stats.rendered, stats.cached) == (2, 0)
+    again, stats = _render(RenderCache(path))
+    assert (stats.rendered, stats.cached) == (0, 2)
+    assert again == first == [render_markdown(text, SETTINGS) for _, text in ITEMS]
+
+
+def test_changed_file_bytes_miss(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    _, stats = _render(RenderCache(path), [(b"file one, edited", ITEMS[0][1]), ITEMS[1]])
+    assert (stats.rendered, stats.cached) == (1, 1)
+
+
+def test_changed_settings_miss(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    _, stats = _render(RenderCache(path), settings=MarkdownSettings(("tables",)))
+    assert (stats.rendered, stats.cached) == (2, 0)
+    _, stats = _render(RenderCache(path), settings=MarkdownSettings(("tables",), (), True))
+    assert (stats.rendered, stats.cached) == (2, 0)
+
+
+def test_new_generator_version_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    monkeypatch.setattr(generator, "__version__", "999.0")
+    _, stats = _render(RenderCache(path))
+    assert (stats.rendered, stats.cached) == (2, 0)
+
+
+def test_corrupt_cache_file_is_ignored_and_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    path.write_bytes(b"this is not a database" * 100)
+    bodies, stats = _render(RenderCache(path))
+    assert stats.rendered == 2
+    assert bodies == [render_markdown(text, SETTINGS) for _, text in ITEMS]
+    _, stats = _render(RenderCache(path))
+    assert stats.cached == 2
+
+
+def test_foreign_cache_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = 'someone-else/7' WHERE name = 'format'")
+    db.execute("UPDATE bodies SET html = '<script>alert(1)</script>'")
+    db.commit()
+    db.close()
+    bodies, stats = _render(RenderCache(path))
+    assert (stats.rendered, stats.cached) == (2, 0)
+    assert all("script" not in body.html for body in bodies)
+
+
+def test_malformed_rows_are_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE bodies SET words = 'many'")
+    db.commit()
+    db.close()
+    _, stats = _render(RenderCache(path))
+    assert (stats.rendered, stats.cached) == (2, 0)
+
+
+def test_parallel_render_equals_serial(tmp_path: Path) -> None:
+    items = [(f"file {i}".encode(), f"Story {i} with *emphasis*.\n\n- a\n- b\n") for i in range(40)]
+    serial, _ = render_bodies(items, SETTINGS, RenderCache.disabled(), jobs=1)
+    parallel, stats = render_bodies(items, SETTINGS, RenderCache.disabled(), jobs=2)
+    assert parallel == serial and stats.rendered == 40
+
+
+# --- Through the build ------------------------------------------------------------------
+
+
+def _site(tmp_path: Path) -> Path:
+    return make_site(tmp_path / "site", articles={
+        "one": (article("One", tags=["alpha"]), "First story body."),
+        "two": (article("Two", "2026-11-23T08:00:00+00:00"), "Second story body."),
+        "three": (article("Three", "2026-11-22T08:00:00+00:00"), "Third story body.")})
+
+
+def test_build_reuses_bodies_and_counts_them(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    first = build_site(site)
+    assert (first.rendered, first.cached) == (3, 0)
+    assert (site / CACHE_DIR / CACHE_FILE).is_file()
+    path = site / "content/two.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nAn added line.\n", encoding="utf-8")
+    second = build_site(site)
+    assert (second.rendered, second.cached) == (1, 2)
+    assert not second.up_to_date
+
+
+def test_layout_change_rerenders_pages_not_markdown(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    (site / "layouts").mkdir()
+    (site / "layouts/404.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Lost, sorry</h1>{% endblock %}',
+        encoding="utf-8")
+    report = build_site(site)
+    assert (report.rendered, report.cached) == (0, 3)
+    assert parse_html(site / "output/404.html").findtext(".//h1") == "Lost, sorry"
+
+
+def test_deleting_the_cache_is_safe(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    before = (site / "output/index.html").read_bytes()
+    for path in (site / CACHE_DIR).iterdir():
+        path.unlink()
+    (site / CACHE_DIR).rmdir()
+    report = build_site(site)
+    assert report.rendered == 3 and not report.up_to_date
+    assert (site / "output/index.html").read_bytes() == before
+
+
+def test_no_change_rebuild_stops_early(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    first = build_site(site)
+    second = build_site(site)
+    assert second.up_to_date
+    assert (second.articles, second.pages, second.written) == (first.articles, first.pages, 0)
+
+
+def test_no_change_rebuild_still_reports_warnings(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "one": (article("One", colour="blue"), "Body.")})
+    first = build_site(site)
+    assert first.warnings
+    second = build_site(site)
+    assert second.up_to_date and second.warnings == first.warnings
+
+
+@pytest.mark.parametrize("change", ["config", "content", "layout", "drafts", "output"])
+def test_any_input_change_means_a_real_build(tmp_path: Path, change: str) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    options: dict = {}
+    if change == "config":
+        text = (site / "config.yaml").read_text(encoding="utf-8")
+        (site / "config.yaml").write_text(text.replace("Test Briefing", "Other"),
+                                          encoding="utf-8")
+    elif change == "content":
+        (site / "content/four.md").write_text("---\ntitle: Four\ndate: 2026-11-24\n---\nHi.\n",
+                                              encoding="utf-8")
+    elif change == "layout":
+        (site / "layouts").mkdir()
+        (site / "layouts/robots.txt").write_text("User-agent: *\n", encoding="utf-8")
+    elif change == "drafts":
+        options["drafts"] = True
+    report = build_site(site, output=tmp_path / "elsewhere" if change == "output" else None,
+                        **options)
+    assert not report.up_to_date
+
+
+def test_tampered_output_is_rebuilt(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    page = site / "output/index.html"
+    good = page.read_bytes()
+    page.unlink()
+    report = build_site(site)
+    assert not report.up_to_date and page.read_bytes() == good
+
+
+def test_clock_crossing_a_publication_time_rebuilds(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "now": (article("Now"), "Body."),
+        "later": (article("Later", "2026-11-24T15:00:00+00:00"), "Body.")})
+    first = build_site(site, now="2026-11-24T12:00:00+00:00")
+    assert first.articles == 1
+    assert build_site(site, now="2026-11-24T13:00:00+00:00").up_to_date
+    after = build_site(site, now="2026-11-24T16:00:00+00:00")
+    assert not after.up_to_date and after.articles == 2
+
+
+def test_clock_interval_stops_at_moments_and_midnight() -> None:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    moments = [now - timedelta(hours=3), now + timedelta(hours=2)]
+    start, end = clock_interval(moments, now, UTC, windows=())
+    assert (start, end) == (now - timedelta(hours=3), now + timedelta(hours=2))
+    start, end = clock_interval([], now, UTC, windows=())
+    assert (start, end) == (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))
+    start, end = clock_interval([now - timedelta(days=1, hours=23)], now, UTC,
+                                windows=(timedelta(days=2),))
+    assert end == now + timedelta(hours=1)
+
+
+def test_clock_exactly_at_a_moment_matches_only_itself() -> None:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    start, end = clock_interval([now], now, UTC, windows=())
+    assert start == end == now
+
+
+def test_corrupt_build_record_is_ignored(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    record = BuildRecord.path_for(site, site / "output")
+    assert record.is_file()
+    record.write_text("{not json", encoding="utf-8")
+    assert BuildRecord.load(record) is None
+    report = build_site(site)
+    assert not report.up_to_date
+    assert build_site(site).up_to_date
+
+
+def test_no_cache_option_builds_everything(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    report = build_site(site, use_cache=False)
+    assert not report.up_to_date and report.rendered == 3
