@@ -16,6 +16,7 @@ from generator import __version__
 from generator.build import BuildOptions, build, build_clock
 from generator.config import load_config
 from generator.errors import BuildError, Problem
+from generator.importer import ImportResult, ImportRules, import_text, validate_article
 
 EXIT_PROBLEMS = 1
 
@@ -257,6 +258,102 @@ def new_command(headline: str, site_dir: Path, topic: str | None, draft: bool) -
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
     click.echo(str(path))
+
+
+def _read_input(path: Path) -> tuple[str, str | None, Problem | None]:
+    """(name, text, problem) for one import input; `-` is standard input."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    try:
+        raw = sys.stdin.buffer.read() if name == "<stdin>" else path.read_bytes()
+    except OSError as exc:
+        return name, None, Problem(name, None, f"cannot read file: {exc.strerror}")
+    try:
+        return name, raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return name, None, Problem(name, line, "not valid UTF-8 text: save the file as UTF-8")
+
+
+def _import_report(name: str, target: str, result: ImportResult) -> list[str]:
+    """The lines that say what an import took and what it dropped."""
+    lines = [f"imported {name} -> {target}"]
+    lines += [f"  {f.name:<14} {f.value}  ({f.origin})" for f in result.fields]
+    crossheads = len(result.crossheads)
+    lines.append(f"  {'body':<14} {len(result.paragraphs)} paragraphs, {crossheads} "
+                 f"crosshead{'s' if crossheads != 1 else ''}")
+    lines += [f"  dropped line {d.line}: {d.text!r} ({d.reason})" for d in result.dropped]
+    return lines
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@SITE_OPTION
+@click.option("--topic", help="The topic's slug or name.")
+@click.option("--author", help="The byline, when the text has none.")
+@click.option("--date", "date", callback=_parse_now, metavar="ISO8601",
+              help="The publication date, when the text has none (naive = site time zone).")
+@click.option("--stdout", "to_stdout", is_flag=True,
+              help="Print the Markdown instead of writing content/<slug>.md.")
+@click.option("--force", is_flag=True, help="Overwrite an existing content/<slug>.md.")
+def import_command(files: tuple[Path, ...], site_dir: Path, topic: str | None,
+                   author: str | None, date: datetime | None, to_stdout: bool,
+                   force: bool) -> None:
+    """Turn raw article text (copied from a news site or wire) into content/<slug>.md.
+
+    Recognises the headline, standfirst, byline, lead photo caption and credit,
+    machine-translation notices and dates, and drops page boilerplate; prints
+    what it took and what it dropped. FILE may be - for standard input.
+    Nothing is written unless every file imports cleanly.
+
+    \b
+    Examples:
+      briefing import story.txt --topic business
+      cat story.txt | briefing import - --stdout
+      briefing import a.txt b.txt --date 2026-11-24T07:30 --author "Jane Doe"
+    """
+    config = load_config(site_dir)
+    if topic is not None and config.topic(topic) is None:
+        names = ", ".join(t.slug for t in config.topics) or "none configured"
+        raise click.BadParameter(f"unknown topic {topic!r}; topics: {names}",
+                                 param_hint="--topic")
+    topic_slug = config.topic(topic).slug if topic else None  # type: ignore[union-attr]
+    rules = ImportRules.from_settings(config.import_settings)
+    now = build_clock(None, config.tz).replace(microsecond=0)
+    problems: list[Problem] = []
+    imported: dict[str, tuple[str, ImportResult]] = {}
+    for path in files:
+        name, text, problem = _read_input(path)
+        if text is None:
+            problems.append(problem)  # type: ignore[arg-type]
+            continue
+        try:
+            result = import_text(text, name=name, rules=rules, tz=config.tz, topic=topic_slug,
+                                 author=author, date=date, now=now)
+        except BuildError as exc:
+            problems.extend(exc.problems)
+            continue
+        target = f"content/{result.slug}.md"
+        problems += list(result.warnings) + validate_article(result, config, target)
+        if target in imported:
+            problems.append(Problem(name, None, f"makes the same file {target} as "
+                                    f"{imported[target][0]}"))
+        elif not to_stdout and (site_dir / target).exists() and not force:
+            problems.append(Problem(name, None, f"{target} already exists: use --force to "
+                                    "overwrite it"))
+        imported[target] = (name, result)
+    if any(p.is_error for p in problems):
+        _fail(problems, "import")
+    _print_problems(problems)
+    for target, (name, result) in imported.items():
+        if to_stdout:
+            click.echo(result.markdown, nl=False)
+        else:
+            path = site_dir / target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(result.markdown, encoding="utf-8")
+        for line in _import_report(name, target if not to_stdout else "stdout", result):
+            click.echo(line, err=to_stdout)
 
 
 def main() -> None:

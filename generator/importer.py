@@ -21,7 +21,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from slugify import slugify
 
+from generator.config import Config
 from generator.errors import BuildError, Problem, error, warning
+from generator.models import Article
+from generator.sources import Source, load_yaml, split_front_matter
 
 # ---------------------------------------------------------------------------------------------
 # Built-in knowledge. config.yaml's `import:` section adds to these; it never replaces them.
@@ -51,7 +54,8 @@ BOILERPLATE = (
     (r"^(?:more|see more|view more|browse) (?:galleries|pictures|photos|videos|stories)\b",
      "gallery link"),
     (r"^(?:read|see) (?:more|also|next|the full story|full story)\b", "related link"),
-    (r"^(?:also read|further reading|what to read next)\b", "related link"),
+    (r"^(?:also read|further reading|what to read next)\b|^related\s*:", "related link"),
+    (r"^[^<>›»]{1,40}(?:\s[>›»]\s[^<>›»]{1,40}){1,6}$", "breadcrumb"),
     (r"^(?:live(?: updates| blog| coverage)?|watch|video|listen|podcast|audio|gallery)\s*:",
      "video or live link"),
     (r"^(?:watch|play) (?:the )?(?:video|now|live)\b|^video duration\b|^\d{1,2}:\d{2}$",
@@ -244,7 +248,7 @@ def clean_lines(text: str) -> list[str]:
 
 _ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]{}])")
-_LEADING_MARKER = re.compile(r"^([#>+\-=]|\d+(?=[.)]))")
+_LEADING_MARKER = re.compile(r"^([#>+\-]|\d+(?=[.)]))")
 
 
 def escape_markdown(text: str, heading: bool = False) -> str:
@@ -582,6 +586,9 @@ class Classifier:
         """The kind of one non-blank line, judged on the line alone."""
         if self.is_notice(text):
             return Unit(line, text, Kind.NOTICE, reason="machine translation notice")
+        meta = self.classify_meta(line, text)
+        if meta.kind is not Kind.TEXT:
+            return meta
         reason = self.drop_reason(text)
         if reason:
             return Unit(line, text, Kind.DROP, reason=reason,
@@ -592,7 +599,7 @@ class Classifier:
         authors = byline_authors(text, self)
         if authors:
             return Unit(line, text, Kind.BYLINE, authors=authors)
-        return self.classify_photo(line, text) or self.classify_meta(line, text)
+        return self.classify_photo(line, text) or Unit(line, text)
 
     def classify_photo(self, line: int, text: str) -> Unit | None:
         """A credit on its own, or a caption ending in its credit; None for anything else."""
@@ -613,7 +620,7 @@ class Classifier:
         if len(parts) < 2:
             return Unit(line, text)
         units = [self.classify(line, part) for part in parts]
-        if not any(u.kind in (Kind.BYLINE, Kind.DATE) for u in units):
+        if not any(u.kind in (Kind.BYLINE, Kind.DATE, Kind.DROP) for u in units):
             return Unit(line, text)
         names = [u for u in units if u.kind is Kind.TEXT]
         if not all(_name_words(u.text, 5) or _is_role(u.text) for u in names):
@@ -623,6 +630,8 @@ class Classifier:
         authors = tuple(a for u in units for a in u.authors) or tuple(
             _clean_name(u.text) for u in names[:1] if not _is_role(u.text))
         dates = tuple(d for u in units for d in u.dates)
+        if not authors and not dates:
+            return Unit(line, text)
         kind = Kind.BYLINE if authors else Kind.DATE
         return Unit(line, text, kind, authors=authors, dates=dates)
 
@@ -1287,6 +1296,17 @@ def import_text(text: str, *, name: str, rules: ImportRules, tz: ZoneInfo,
         paragraphs=tuple(text for text, crosshead in blocks if not crosshead),
         crossheads=tuple(text for text, crosshead in blocks if crosshead),
     )
+
+
+def validate_article(result: ImportResult, config: Config, rel: str) -> list[Problem]:
+    """The problems a build would find in the imported file's front matter (same checks)."""
+    front, front_line, body, body_line, problems = split_front_matter(result.markdown, rel)
+    document, found = load_yaml(front, rel, front_line) if not problems else (None, [])
+    problems += found
+    if document is None:
+        return problems
+    source = Source(config.root / rel, rel, document, body, body_line)
+    return problems + Article.from_source(source, config)[1]
 
 
 def _resolve_authors(reading: _Reading, option: str | None, name: str
