@@ -384,7 +384,7 @@ def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
 def output_intact(output_dir: Path, expected_digest: str) -> bool:
     """True when the output folder holds the manifest we recorded and every file it lists,
     with the recorded size and mtime."""
-    from generator.write import MANIFEST
+    from generator.write import MANIFEST, recorded_mtimes
 
     try:
         raw = (output_dir / MANIFEST).read_bytes()
@@ -392,11 +392,12 @@ def output_intact(output_dir: Path, expected_digest: str) -> bool:
         return False
     if hashlib.blake2b(raw, digest_size=16).hexdigest() != expected_digest:
         return False
+    mtimes = recorded_mtimes(output_dir)  # kept beside the output, so the output is reproducible
     try:
         files = json.loads(raw)["files"]
-        for rel, (_, size, mtime_ns) in files.items():
+        for rel, (_, size, *_rest) in files.items():
             stat = os.stat(os.path.join(output_dir, rel))
-            if stat.st_size != size or stat.st_mtime_ns != mtime_ns:
+            if stat.st_size != size or stat.st_mtime_ns != mtimes.get(rel):
                 return False
     except (OSError, ValueError, KeyError, TypeError):
         return False

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
 from generator.errors import BuildError, Problem, error
 from generator.render import OutputFile
@@ -45,7 +46,7 @@ class WriteReport:
 
 
 def check_output_dir(output_dir: Path, site_dir: Path) -> list[Problem]:
-    """Refuse an output folder that is, or holds, the site, its content or its layouts."""
+    """Refuse an output folder that is, holds or sits inside the site's sources."""
     out = output_dir.resolve()
     site = site_dir.resolve()
     protected = [site, site / "content", site / "layouts", site / "config.yaml"]
@@ -54,13 +55,85 @@ def check_output_dir(output_dir: Path, site_dir: Path) -> list[Problem]:
             return [error(str(output_dir), None,
                           f"the output folder {output_dir} would contain {path.name or path}: "
                           "choose an output folder of its own, such as <site>/output")]
+    for path in protected[1:3]:
+        if out.is_relative_to(path):
+            return [error(str(output_dir), None,
+                          f"the output folder {output_dir} is inside the site's {path.name}/ "
+                          "folder, so the next build would read its own output: choose an "
+                          "output folder outside it, such as <site>/output")]
     if out.parent == out or out == Path.home().resolve():
         return [error(str(output_dir), None, "refusing to use this folder as the output folder")]
+    if output_dir.exists() and not output_dir.is_dir():
+        return [error(str(output_dir), None, "the output path exists and is not a folder")]
     return []
+
+
+def staging_dir(output_dir: Path) -> Path:
+    """The folder beside the output where a build is put together before the swap."""
+    return output_dir.parent / f".{output_dir.name}.staging"
+
+
+def _state_path(output_dir: Path) -> Path:
+    return output_dir.parent / f".{output_dir.name}.state.json"
+
+
+def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) -> None:
+    """Remember the mtime of every file written, beside the output (not in it, so the output
+    stays byte-identical from build to build)."""
+    path = _state_path(output_dir)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(json.dumps({"manifest": manifest_digest,
+                                         "mtimes": dict(sorted(mtimes.items()))}),
+                             encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass  # only a speed-up is lost: the next build compares bytes instead of mtimes
+
+
+def recorded_mtimes(output_dir: Path) -> dict[str, int]:
+    """The mtimes the last build recorded for its files, if its record matches the output."""
+    try:
+        state = json.loads(_state_path(output_dir).read_text(encoding="utf-8"))
+        manifest = (output_dir / MANIFEST).read_bytes()
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("manifest") != _digest(manifest):
+        return {}
+    mtimes = state.get("mtimes")
+    return mtimes if isinstance(mtimes, dict) else {}
+
+
+def recover(output_dir: Path) -> None:
+    """Clean up after a build that was killed: put the output back if a swap was cut short,
+    then remove the staging folder. Refuse to touch a folder briefing did not make."""
+    root = staging_dir(output_dir)
+    if not root.exists() and not root.is_symlink():
+        return
+    if root.is_symlink() or not root.is_dir() or (
+            not (root / STAGING_MARK).is_file() and any(root.iterdir())):
+        raise BuildError([error(str(root), None,
+                                "this is in the way of the build's staging folder and was not "
+                                "made by briefing; move it away")])
+    old = root / "old"
+    if not output_dir.exists() and old.is_dir():
+        os.rename(old, output_dir)
+    shutil.rmtree(root)
+
+
+def _walk_files(top: Path) -> Iterator[Path]:
+    """Every file and symbolic link below `top`, sorted; links to folders are not followed."""
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        dirnames.sort()
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        for name in sorted(filenames + links):
+            yield Path(dirpath, name)
 
 
 def safe_relative(path: str) -> str | None:
     """The normalised relative path, or None when it would leave the output folder."""
+    if "\x00" in path:
+        return None
     pure = PurePosixPath(path)
     if pure.is_absolute() or not pure.parts or any(p in ("..", "") for p in pure.parts):
         return None
@@ -122,57 +195,67 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 class Stage:
-    """A staging folder being filled with one build's files."""
+    """A staging folder beside the output being filled with one build's files.
+
+    Layout: `.<output>.staging/` holds a mark file and `site/`, the new output. The swap
+    exchanges `site/` with the output folder, so the retired output ends up inside the marked
+    staging folder too, and a build killed at any moment leaves only things the next build
+    recognises as its own and removes.
+    """
 
     def __init__(self, output_dir: Path):
         self.output_dir = output_dir
-        self.dir = output_dir.parent / f".{output_dir.name}.staging"
+        self.root = staging_dir(output_dir)
+        self.dir = self.root / "site"
         self.old = _read_manifest(output_dir)
+        self.old_mtimes = recorded_mtimes(output_dir)
         self.manifest: dict[str, list] = {}
+        self.mtimes: dict[str, int] = {}
         self.written = 0
         self.unchanged = 0
 
     def prepare(self) -> None:
-        """Start from an empty staging folder (a killed build may have left one)."""
-        if self.dir.exists():
-            if not (self.dir / STAGING_MARK).exists() and any(self.dir.iterdir()):
-                raise BuildError([error(str(self.dir), None,
-                                        "this folder is in the way of the build's staging "
-                                        "folder and was not made by briefing; move it away")])
-            shutil.rmtree(self.dir)
-        self.dir.mkdir(parents=True)
-        (self.dir / STAGING_MARK).touch()
+        """Start from an empty staging folder, cleaning up after a build that was killed."""
+        recover(self.output_dir)
+        self.root.mkdir(parents=True)
+        (self.root / STAGING_MARK).touch()
+        self.dir.mkdir()
 
     def _target(self, rel: str) -> Path:
         target = self.dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def _reuse(self, rel: str, digest: str, size: int) -> bool:
+    def _reuse(self, rel: str, data: bytes, digest: str) -> bool:
         """Hard-link the previous build's file when it is byte-for-byte what we would write."""
         entry = self.old.get(rel)
-        if not entry or entry[0] != digest or entry[1] != size:
+        if not isinstance(entry, list) or entry[:2] != [digest, len(data)]:
             return False
         previous = self.output_dir / rel
         try:
-            stat = previous.stat()
-            if stat.st_size != size or stat.st_mtime_ns != entry[2]:
+            stat = os.stat(previous, follow_symlinks=False)
+            if not S_ISREG(stat.st_mode) or stat.st_size != len(data):
+                return False
+            # The recorded mtime says nobody touched the file since; else compare the bytes.
+            if self.old_mtimes.get(rel) != stat.st_mtime_ns and previous.read_bytes() != data:
                 return False
             os.link(previous, self._target(rel))
         except OSError:
             return False
-        self.manifest[rel] = [digest, size, stat.st_mtime_ns]
+        self.manifest[rel] = [digest, len(data)]
+        self.mtimes[rel] = stat.st_mtime_ns
         self.unchanged += 1
         return True
 
     def add(self, rel: str, data: bytes) -> None:
         """Stage one file's bytes."""
         digest = _digest(data)
-        if self._reuse(rel, digest, len(data)):
+        if self._reuse(rel, data, digest):
             return
         target = self._target(rel)
         target.write_bytes(data)
-        self.manifest[rel] = [digest, len(data), target.stat().st_mtime_ns]
+        self.manifest[rel] = [digest, len(data)]
+        self.mtimes[rel] = target.stat().st_mtime_ns
         self.written += 1
 
     def add_copy(self, rel: str, source: Path) -> None:
@@ -184,48 +267,84 @@ class Stage:
         problems: list[Problem] = []
         if not self.output_dir.is_dir():
             return problems
-        for path in sorted(self.output_dir.rglob("*")):
+        for path in _walk_files(self.output_dir):
             rel = path.relative_to(self.output_dir).as_posix()
-            if rel == MANIFEST or rel in self.old or path.is_dir() and not path.is_symlink():
+            if rel in (MANIFEST, STAGING_MARK) or rel in self.old:
                 continue
+            where = f"{self.output_dir.name}/{rel}"
             if rel in produced:
-                problems.append(error(f"{self.output_dir.name}/{rel}", None,
+                problems.append(error(where, None,
                                       "this file was not made by briefing and the build would "
                                       "replace it: move it out of the output folder"))
                 continue
-            target = self._target(rel)
-            if path.is_symlink():
-                os.symlink(os.readlink(path), target)
-            else:
-                try:
-                    os.link(path, target)
-                except OSError:
-                    shutil.copy2(path, target)
+            try:
+                target = self._target(rel)
+                if path.is_symlink():
+                    os.symlink(os.readlink(path), target)
+                else:
+                    try:
+                        os.link(path, target)
+                    except OSError as exc:
+                        if exc.errno in (errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
+                            raise
+                        shutil.copy2(path, target)
+            except OSError:
+                problems.append(error(where, None,
+                                      "this file was not made by briefing and is in the way of "
+                                      "a folder or file the build makes: move it out of the "
+                                      "output folder"))
         return problems
 
     def finish(self) -> int:
         """Write the manifest and swap the staging folder in; return how many files went."""
-        (self.dir / STAGING_MARK).unlink()
         manifest = {"generator": "briefing", "files": dict(sorted(self.manifest.items()))}
-        (self.dir / MANIFEST).write_text(json.dumps(manifest, indent=0, sort_keys=True),
-                                         encoding="utf-8")
+        manifest_bytes = json.dumps(manifest, indent=0, sort_keys=True).encode("utf-8")
+        (self.dir / MANIFEST).write_bytes(manifest_bytes)
         removed = len(set(self.old) - set(self.manifest))
-        if self.output_dir.exists():
-            if _exchange(self.dir, self.output_dir):
-                shutil.rmtree(self.dir)
-            else:
-                retired = self.output_dir.parent / f".{self.output_dir.name}.old"
-                shutil.rmtree(retired, ignore_errors=True)
-                os.rename(self.output_dir, retired)
+        if self.output_dir.is_dir():
+            try:
+                shutil.copymode(self.output_dir, self.dir)
+            except OSError:
+                pass
+            if not _exchange(self.dir, self.output_dir):
+                # No atomic exchange here: two renames; recover() repairs a kill between them.
+                os.rename(self.output_dir, self.root / "old")
                 os.rename(self.dir, self.output_dir)
-                shutil.rmtree(retired)
         else:
             os.rename(self.dir, self.output_dir)
+        _save_state(self.output_dir, _digest(manifest_bytes), self.mtimes)
+        shutil.rmtree(self.root, ignore_errors=True)
         return removed
 
     def abandon(self) -> None:
-        """Remove the staging folder after a failure; the output folder is untouched."""
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the staging folder after a failure; the output folder is left as it was."""
+        try:
+            recover(self.output_dir)
+        except (OSError, BuildError):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
+    """Each output path normalised, or a problem for one that leaves the output folder, is
+    written twice, or is both a file and a folder."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        rel = safe_relative(path)
+        if rel is None:
+            problems.append(error(path, None, "output path would leave the output folder"))
+        elif any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/")):
+            problems.append(error(path, None, "a part of this output path is longer than the "
+                                  "255 bytes a file name may have: use a shorter slug or tag"))
+        elif rel in seen:
+            problems.append(error(path, None, "two things would be written to this output path"))
+        else:
+            seen[rel] = path
+    folders = {rel.rsplit("/", 1)[0] for rel in seen if "/" in rel}
+    folders = {"/".join(f.split("/")[:n]) for f in folders for n in range(1, f.count("/") + 2)}
+    for rel in sorted(folders & seen.keys()):
+        problems.append(error(seen[rel], None, "this output path is both a file and a folder"))
+    return list(seen), problems
 
 
 def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_dir: Path
@@ -233,31 +352,27 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
     """Stage every file, then swap the whole site in; raise BuildError before any swap."""
     files = list(files)
     assets = list(assets)
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for path in [f.path for f in files] + [a.path for a in assets]:
-        rel = safe_relative(path)
-        if rel is None:
-            problems.append(error(path, None, "output path would leave the output folder"))
-        elif rel in seen:
-            problems.append(error(path, None, "two things would be written to this output path"))
-        else:
-            seen.add(rel)
+    seen, problems = _check_paths([f.path for f in files] + [a.path for a in assets])
     if problems:
         raise BuildError(problems)
-    with output_lock(output_dir):
-        stage = Stage(output_dir)
-        stage.prepare()
-        try:
-            for item in files:
-                stage.add(item.path, item.data)
-            for asset in assets:
-                stage.add_copy(asset.path, asset.source)
-            problems = stage.carry_over(seen)
-            if problems:
-                raise BuildError(problems)
-            removed = stage.finish()
-        except BaseException:
-            stage.abandon()
-            raise
+    try:
+        with output_lock(output_dir):
+            stage = Stage(output_dir)
+            stage.prepare()
+            try:
+                for item in files:
+                    stage.add(item.path, item.data)
+                for asset in assets:
+                    stage.add_copy(asset.path, asset.source)
+                problems = stage.carry_over(set(seen))
+                if problems:
+                    raise BuildError(problems)
+                removed = stage.finish()
+            except BaseException:
+                stage.abandon()
+                raise
+    except OSError as exc:
+        where = str(exc.filename) if exc.filename else str(output_dir)
+        raise BuildError([error(where, None, f"cannot write the output: {exc.strerror or exc}; "
+                                "the output folder was left as it was")]) from None
     return WriteReport(stage.written, stage.unchanged, removed)
