@@ -383,7 +383,7 @@ def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
 
 def output_intact(output_dir: Path, expected_digest: str) -> bool:
     """True when the output folder holds the manifest we recorded and every file it lists,
-    with the recorded size and mtime."""
+    with the size in the manifest and the mtime the writer recorded."""
     from generator.write import MANIFEST, recorded_mtimes
 
     try:
@@ -392,13 +392,13 @@ def output_intact(output_dir: Path, expected_digest: str) -> bool:
         return False
     if hashlib.blake2b(raw, digest_size=16).hexdigest() != expected_digest:
         return False
-    mtimes = recorded_mtimes(output_dir)  # kept beside the output, so the output is reproducible
+    mtimes = recorded_mtimes(output_dir)
     try:
         files = json.loads(raw)["files"]
-        for rel, (_, size, *_rest) in files.items():
-            stat = os.stat(os.path.join(output_dir, rel))
-            if stat.st_size != size or stat.st_mtime_ns != mtimes.get(rel):
+        for rel, entry in files.items():
+            stat = os.stat(os.path.join(output_dir, rel), follow_symlinks=False)
+            if stat.st_size != entry[1] or stat.st_mtime_ns != mtimes.get(rel):
                 return False
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return False
     return True
