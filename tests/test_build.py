@@ -246,14 +246,14 @@ def test_stale_pages_removed_when_an_article_is_deleted(tmp_path: Path) -> None:
     build_site(site)
     out = site / "output"
     assert (out / "2026/11/20/delete-me/index.html").is_file()
-    (out / "robots.txt").write_text("User-agent: *\n", encoding="utf-8")  # not build output
+    (out / "keep.txt").write_text("User-agent: *\n", encoding="utf-8")  # not build output
     (site / "content/gone.md").unlink()
     report = build_site(site)
     assert not (out / "2026/11/20/delete-me").exists()
     assert not (out / "tags/goneonly").exists()
     assert not (out / "editions/2026-11-20").exists()
     assert report.removed >= 3
-    assert (out / "robots.txt").read_text(encoding="utf-8") == "User-agent: *\n"
+    assert (out / "keep.txt").read_text(encoding="utf-8") == "User-agent: *\n"
     for page in html_pages(out):
         assert "Delete me" not in page_text(page)
 
@@ -265,10 +265,12 @@ def test_nothing_written_outside_the_output_folder(tmp_path: Path) -> None:
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")
                    if not p.is_relative_to(tmp_path / "public"))
     new = {p for p in after if p not in before}
-    # Beside the output folder: only its lock file and the site's render cache (.cache/).
+    # Besides the output folder, a build leaves only its hidden bookkeeping files beside it
+    # (.public.lock, .public.state.json: no staging folder) and the site's render cache.
     cache = tmp_path / "site" / ".cache"
-    assert {p for p in new if not (tmp_path / p).is_relative_to(cache)} == {
-        Path(".public.lock")}
+    outside = {p for p in new if not (tmp_path / p).is_relative_to(cache)}
+    assert all(p.parent == Path(".") and p.name.startswith(".public.") for p in outside), outside
+    assert all((tmp_path / p).is_file() for p in outside), outside
     assert (tmp_path / "public" / "index.html").is_file()
 
 
