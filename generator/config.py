@@ -65,6 +65,9 @@ class Config:
     home_editions: int = 7
     feed_count: int = 50
     feed_full_content: bool = True
+    publisher_name: str = ""
+    publisher_logo: str = ""
+    share_image: str = ""
     import_settings: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: MappingProxyType({key: () for key in IMPORT_KEYS})
     )
@@ -82,6 +85,11 @@ class Config:
             if folded in (topic.slug, topic.name.casefold()):
                 return topic
         return None
+
+    @property
+    def publisher(self) -> str:
+        """The news organisation's name: `publisher.name`, else the site title."""
+        return self.publisher_name or self.title
 
     def absolute_url(self, path: str) -> str:
         """The absolute URL of a site path such as `/2026/11/24/story/`."""
@@ -294,6 +302,50 @@ def _feeds(value: Any, ctx: _Ctx) -> Any:
     return result
 
 
+def _image_url(value: Any, ctx: _Ctx, *path: str | int) -> str | None:
+    """A picture given as a site path (`/images/logo.png`) or an absolute http(s) URL."""
+    name = ".".join([ctx.key, *map(str, path)])
+    if not isinstance(value, str) or not value.strip():
+        ctx.fail(f"'{name}' must be a site path such as /images/logo.png or an http(s) URL",
+                 *path)
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme or parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            ctx.fail(f"'{name}' must be a site path or an http(s) URL, not {value!r}", *path)
+            return None
+        return value.strip()
+    site_path = "/" + value.strip().lstrip("/")
+    if ".." in site_path.split("/"):
+        ctx.fail(f"'{name}' must not leave the site with '..': {value!r}", *path)
+        return None
+    return site_path
+
+
+def _publisher(value: Any, ctx: _Ctx) -> Any:
+    if not isinstance(value, dict):
+        ctx.fail("'publisher' must be a mapping with 'name' and optional 'logo'")
+        return None
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "name":
+            if not isinstance(item, str) or not item.strip():
+                ctx.fail("'publisher.name' must be a non-empty text", key)
+            else:
+                result["publisher_name"] = " ".join(item.split())
+        elif key == "logo":
+            logo = _image_url(item, ctx, key)
+            if logo is not None:
+                result["publisher_logo"] = logo
+        else:
+            ctx.fail(f"unknown publisher key '{key}'{_suggest(key, ('name', 'logo'))}", key)
+    return result
+
+
+def _share_image(value: Any, ctx: _Ctx) -> Any:
+    return _image_url(value, ctx)
+
+
 def _import(value: Any, ctx: _Ctx) -> Any:
     if not isinstance(value, dict):
         ctx.fail(f"'import' must be a mapping with {', '.join(IMPORT_KEYS)}")
@@ -331,6 +383,10 @@ SCHEMA: dict[str, tuple[Checker, str]] = {
     "permalink": (_permalink, "Article URL pattern; {year} {month} {day} {slug} {topic}."),
     "home_editions": (_positive_int, "How many earlier editions the home page links to."),
     "feeds": (_feeds, "{count: 50, full_content: true}: feed length and body."),
+    "publisher": (_publisher, "{name, logo}: the news organisation in structured data and the "
+                  "news sitemap; name defaults to the title."),
+    "share_image": (_share_image, "Picture for og:image/twitter:image on pages without their "
+                    "own (site path or URL)."),
     "import": (_import, "Extra rules for `briefing import`: credit_words, notice/drop patterns."),
 }
 REQUIRED = ("title", "base_url")
@@ -362,7 +418,7 @@ def parse_config(data: Any, doc: YamlDocument, root: Path, rel: str) -> Config:
                 values["markdown_extensions"] = checked["extensions"]
             if "extension_configs" in checked:
                 values["markdown_extension_configs"] = checked["extension_configs"]
-        elif key == "feeds":
+        elif key in ("feeds", "publisher"):
             values.update(checked)
         elif key == "import":
             values["import_settings"] = checked

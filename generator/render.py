@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import email.utils
+import html
+import json
+import mimetypes
+import re
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
 
 import jinja2
 from babel import Locale
@@ -18,6 +24,7 @@ from markupsafe import Markup
 import generator
 from generator.config import Config
 from generator.errors import BuildError, Problem, error
+from generator.models import Article, Author
 from generator.site import Edition, Listing, Page, Site, relative_link
 
 
@@ -159,6 +166,7 @@ class Renderer:
         self._calls = 0
         self.env = env or make_environment(site.config)
         self.env.globals.update(site=site, url=_url)
+        install_metadata(self.env, site)
         self.dirs = layout_dirs(site.config)
         self.problems: list[Problem] = []
         self._failed: set[str] = set()
@@ -224,6 +232,7 @@ def render_pages(site: Site, env: jinja2.Environment | None = None,
             files.extend(_pages_of(listing, renderer, _list_title(listing)))
     files.append(renderer.page(
         "404.html", PageInfo("404", "/404.html", "Page not found", relative=False)))
+    files.extend(render_feeds_and_sitemaps(site, renderer))
     if renderer.problems:
         raise BuildError(renderer.problems)
     return [f for f in files if f is not None]
@@ -259,3 +268,372 @@ def static_files(config: Config) -> list[tuple[Path, str]]:
             if path.is_file() and not path.name.startswith("."):
                 chosen["static/" + path.relative_to(static).as_posix()] = path
     return [(source, rel) for rel, source in sorted(chosen.items())]
+
+
+# --- Feeds, sitemaps, robots.txt and head metadata ------------------------------------------
+# Output formats of the same render path: render_feeds_and_sitemaps(site, renderer) returns
+# their OutputFiles, and install_metadata(env, site) gives the HTML layouts what
+# partials/head_meta.html needs (Open Graph, Twitter card, JSON-LD, feed autodiscovery).
+
+# The date part RFC 4151 requires in a tag: URI. It is a constant on purpose: anything taken
+# from the article (its date, its title) would change the id when the article is edited.
+FEED_ID_DATE = "2026"
+SITEMAP_LIMIT = 50_000
+NEWS_SITEMAP_LIMIT = 1_000
+NEWS_WINDOW = timedelta(days=2)
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+_URL_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+_JSON_IN_HTML = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+@dataclass(frozen=True)
+class Person:
+    """A byline as feeds and structured data show it: name and absolute profile URL."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Category:
+    """A topic or tag on a feed entry; `scheme` is the absolute URL of its index page."""
+
+    name: str
+    scheme: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One article as every feed format carries it, with absolute URLs."""
+
+    id: str
+    url: str
+    title: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Person, ...]
+    categories: tuple[Category, ...]
+    summary: str
+    content: str
+    image: str
+    image_type: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The newest articles of the site or of one topic, ready for Atom, RSS and JSON Feed."""
+
+    id: str
+    title: str
+    description: str
+    home: str
+    folder: str
+    updated: datetime
+    entries: tuple[FeedEntry, ...]
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """Site path of each format: atom, rss and json."""
+        return feed_paths(self.folder)
+
+
+def feed_paths(folder: str) -> dict[str, str]:
+    """The site paths of the Atom, RSS and JSON feeds in `folder` (`/` or `/topics/x/`)."""
+    return {"atom": folder + "feed.xml", "rss": folder + "rss.xml", "json": folder + "feed.json"}
+
+
+@dataclass(frozen=True)
+class SitemapEntry:
+    """One page in sitemap.xml: absolute URL and, when the content says, its last change."""
+
+    loc: str
+    lastmod: datetime | None = None
+
+
+def absolute(config: Config, target: str) -> str:
+    """An absolute URL for a site path; absolute URLs are kept as they are."""
+    return target if "://" in target else config.absolute_url(target)
+
+
+def entry_id(article: Article, config: Config) -> str:
+    """The article's permanent feed id: `tag:HOST,2026:PATH`, PATH its source file under content/.
+
+    Editing the title, slug or date keeps the id; renaming or moving the file changes it."""
+    parts = urlsplit(config.base_url)
+    source = parts.path.lstrip("/") + article.path.removeprefix("content/")
+    return f"tag:{parts.hostname},{FEED_ID_DATE}:{quote(source, safe='/-._~')}"
+
+
+def author_url(author: Author, config: Config) -> str:
+    """An author's profile: the configured URL, else their page on this site."""
+    return author.url or config.absolute_url(f"/authors/{author.slug}/")
+
+
+def article_image(article: Article, config: Config) -> str:
+    """The absolute URL of the article's picture, or ""."""
+    return absolute(config, article.image.src) if article.image and article.image.src else ""
+
+
+def absolute_links(fragment: str, base: str) -> str:
+    """Every href and src in sanitised HTML resolved against `base`, for readers off the site."""
+    def resolve(match: re.Match[str]) -> str:
+        target = html.unescape(match.group(2))
+        return match.group(1) + html.escape(urljoin(base, target), quote=True) + match.group(3)
+    return _URL_ATTRIBUTE.sub(resolve, fragment)
+
+
+def feed_entry(article: Article, config: Config) -> FeedEntry:
+    """An article as a feed entry: absolute URLs, stable id, categories from topic and tags."""
+    url = config.absolute_url(article.url)
+    categories = []
+    if article.topic:
+        categories.append(Category(article.topic.name, config.absolute_url("/topics/"),
+                                   config.absolute_url(f"/topics/{article.topic.slug}/")))
+    categories.extend(Category(tag.name, config.absolute_url("/tags/"),
+                               config.absolute_url(f"/tags/{tag.slug}/")) for tag in article.tags)
+    image = article_image(article, config)
+    return FeedEntry(
+        id=entry_id(article, config), url=url, title=article.title,
+        published=article.date, updated=article.modified,
+        authors=tuple(Person(a.name, author_url(a, config)) for a in article.authors),
+        categories=tuple(categories), summary=article.summary,
+        content=absolute_links(article.html, url) if config.feed_full_content else "",
+        image=image,
+        image_type=(mimetypes.guess_type(urlsplit(image).path)[0] or "") if image else "")
+
+
+def make_feed(site: Site, articles: tuple[Article, ...], folder: str, title: str,
+              description: str) -> Feed:
+    """The feed of the newest `feeds.count` of `articles` (newest first) under `folder`."""
+    config = site.config
+    chosen = articles[:config.feed_count]
+    updated = max((a.modified for a in chosen), default=site.now)
+    parts = urlsplit(config.base_url)
+    feed_id = f"tag:{parts.hostname},{FEED_ID_DATE}:{parts.path.lstrip('/')}{folder.lstrip('/')}"
+    return Feed(feed_id + ("feed" if folder == "/" else ""), title, description,
+                config.absolute_url(folder), folder, updated,
+                tuple(feed_entry(a, config) for a in chosen))
+
+
+def site_feeds(site: Site) -> list[Feed]:
+    """The site's feed and one per topic."""
+    config = site.config
+    feeds = [make_feed(site, site.articles, "/", config.title, config.description)]
+    for listing in site.topics:
+        feeds.append(make_feed(site, listing.articles, listing.url,
+                               f"{listing.name} · {config.title}",
+                               f"{listing.name} stories from {config.title}"))
+    return feeds
+
+
+def json_feed(feed: Feed, config: Config) -> dict[str, Any]:
+    """A feed as a JSON Feed 1.1 document."""
+    items = []
+    for entry in feed.entries:
+        item: dict[str, Any] = {"id": entry.id, "url": entry.url, "title": entry.title}
+        if entry.content:
+            item["content_html"] = entry.content
+        else:
+            item["content_text"] = entry.summary
+        if entry.summary:
+            item["summary"] = entry.summary
+        if entry.image:
+            item["image"] = entry.image
+        item["date_published"] = entry.published.astimezone(config.tz).isoformat()
+        item["date_modified"] = entry.updated.astimezone(config.tz).isoformat()
+        if entry.authors:
+            item["authors"] = [{"name": a.name, "url": a.url} for a in entry.authors]
+        if entry.categories:
+            item["tags"] = [c.name for c in entry.categories]
+        items.append(item)
+    document: dict[str, Any] = {
+        "version": JSON_FEED_VERSION, "title": feed.title, "home_page_url": feed.home,
+        "feed_url": config.absolute_url(feed.paths["json"]),
+    }
+    if feed.description:
+        document["description"] = feed.description
+    if config.publisher_logo:
+        document["icon"] = absolute(config, config.publisher_logo)
+    document["language"] = config.language
+    document["authors"] = [{"name": config.publisher, "url": config.base_url}]
+    document["items"] = items
+    return document
+
+
+def sitemap_entries(site: Site) -> list[SitemapEntry]:
+    """Every HTML page but the 404, with lastmod from its articles' updated/corrections/date."""
+    config = site.config
+
+    def newest(articles: tuple[Article, ...] | list[Article]) -> datetime | None:
+        return max((a.modified for a in articles), default=None)
+
+    everything = newest(site.articles)
+    entries = [SitemapEntry(config.absolute_url("/"),
+                            site.latest.modified if site.latest else None),
+               SitemapEntry(config.absolute_url("/editions/"), everything)]
+    entries += [SitemapEntry(config.absolute_url(e.url), e.modified) for e in site.editions]
+    entries += [SitemapEntry(config.absolute_url(a.url), a.modified) for a in site.articles]
+    for kind, listings in (("topics", site.topics), ("tags", site.tags),
+                           ("authors", site.authors)):
+        entries.append(SitemapEntry(config.absolute_url(f"/{kind}/"),
+                                    newest([a for item in listings for a in item.articles])))
+        entries += [SitemapEntry(config.absolute_url(page.url), newest(page.articles))
+                    for listing in listings for page in listing.pages]
+    return entries
+
+
+def news_articles(site: Site) -> list[Article]:
+    """Articles published in the two days up to the build's clock, newest first."""
+    start = site.now - NEWS_WINDOW
+    return [a for a in site.articles if start <= a.date <= site.now]
+
+
+def news_language(language: str) -> str:
+    """The language code Google News expects: ISO 639 (`en`), or `zh-cn` / `zh-tw`."""
+    parts = language.lower().split("-")
+    if parts[0] == "zh":
+        return "zh-tw" if {"hant", "tw", "hk", "mo"} & set(parts[1:]) else "zh-cn"
+    return parts[0]
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _sitemap_files(renderer: Renderer, name: str, template: str, items: list[Any],
+                   limit: int, lastmod: Callable[[list[Any]], datetime | None]
+                   ) -> list[OutputFile | None]:
+    """`/NAME.xml` with every item, or, past `limit` items, an index of `/NAME-N.xml` files."""
+    config = renderer.site.config
+    chunks = _chunks(items, limit)
+    if len(chunks) == 1:
+        return [renderer.page(template, PageInfo("sitemap", f"/{name}.xml", name,
+                                                 relative=False), entries=items)]
+    files = [renderer.page(template, PageInfo("sitemap", f"/{name}-{n}.xml", name,
+                                              relative=False), entries=chunk)
+             for n, chunk in enumerate(chunks, 1)]
+    parts = [SitemapEntry(config.absolute_url(f"/{name}-{n}.xml"), lastmod(chunk))
+             for n, chunk in enumerate(chunks, 1)]
+    files.append(renderer.page("sitemap-index.xml", PageInfo("sitemap", f"/{name}.xml", name,
+                                                             relative=False), sitemaps=parts))
+    return files
+
+
+def render_feeds_and_sitemaps(site: Site, renderer: Renderer) -> list[OutputFile | None]:
+    """Atom, RSS and JSON feeds (site and topics), sitemap.xml, news-sitemap.xml, robots.txt."""
+    files: list[OutputFile | None] = []
+    for feed in site_feeds(site):
+        paths = feed.paths
+        files.append(renderer.page("feed.xml", PageInfo("feed", paths["atom"], feed.title,
+                                                        relative=False), feed=feed))
+        files.append(renderer.page("rss.xml", PageInfo("feed", paths["rss"], feed.title,
+                                                       relative=False), feed=feed))
+        files.append(renderer.page("feed.json", PageInfo("feed", paths["json"], feed.title,
+                                                         relative=False), feed=feed))
+    files += _sitemap_files(renderer, "sitemap", "sitemap.xml", sitemap_entries(site),
+                            SITEMAP_LIMIT,
+                            lambda chunk: max((e.lastmod for e in chunk if e.lastmod),
+                                              default=None))
+    files += _sitemap_files(renderer, "news-sitemap", "news-sitemap.xml", news_articles(site),
+                            NEWS_SITEMAP_LIMIT,
+                            lambda chunk: max((a.modified for a in chunk), default=None))
+    files.append(renderer.page("robots.txt", PageInfo("robots", "/robots.txt", "robots.txt",
+                                                      relative=False)))
+    return files
+
+
+def json_ld(data: Any) -> Markup:
+    """JSON for a <script type="application/ld+json">: `<`, `>` and `&` escaped, so no value
+    can close the script element."""
+    return Markup(json.dumps(data, ensure_ascii=False).translate(_JSON_IN_HTML))
+
+
+def publisher_schema(config: Config) -> dict[str, Any]:
+    """The news organisation as a schema.org Organization."""
+    publisher: dict[str, Any] = {"@type": "Organization", "name": config.publisher,
+                                 "url": config.base_url}
+    if config.publisher_logo:
+        publisher["logo"] = {"@type": "ImageObject",
+                             "url": absolute(config, config.publisher_logo)}
+    return publisher
+
+
+def article_schema(article: Article, config: Config) -> dict[str, Any]:
+    """An article as a schema.org NewsArticle (JSON-LD)."""
+    url = config.absolute_url(article.url)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org", "@type": "NewsArticle",
+        "headline": article.title,
+        "datePublished": article.date.astimezone(config.tz).isoformat(),
+        "dateModified": article.modified.astimezone(config.tz).isoformat(),
+        "author": [{"@type": "Person", "name": a.name, "url": author_url(a, config)}
+                   for a in article.authors],
+        "publisher": publisher_schema(config),
+        "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+        "url": url, "inLanguage": config.language,
+    }
+    if article.summary:
+        data["description"] = article.summary
+    image = article_image(article, config)
+    if image:
+        data["image"] = [image]
+    if article.topic:
+        data["articleSection"] = article.topic.name
+    if article.tags:
+        data["keywords"] = [tag.name for tag in article.tags]
+    if article.location:
+        data["dateline"] = article.location
+    if article.words:
+        data["wordCount"] = article.words
+    if article.corrections:
+        data["correction"] = [
+            {"@type": "CorrectionComment", "text": c.text,
+             "datePublished": c.date.astimezone(config.tz).isoformat()}
+            for c in article.corrections]
+    return data
+
+
+def edition_schema(edition: Edition, config: Config, name: str) -> dict[str, Any]:
+    """An edition's stories, in reading order, as a schema.org ItemList (JSON-LD)."""
+    return {
+        "@context": "https://schema.org", "@type": "ItemList", "name": name,
+        "url": config.absolute_url(edition.url),
+        "numberOfItems": len(edition.articles),
+        "itemListElement": [
+            {"@type": "ListItem", "position": n, "url": config.absolute_url(a.url),
+             "name": a.title}
+            for n, a in enumerate(edition.articles, 1)],
+    }
+
+
+def share_image(config: Config, article: Article | None = None) -> dict[str, str]:
+    """og:image for a page: the article's picture, else `share_image` from config, else none."""
+    if article is not None and article_image(article, config):
+        assert article.image is not None
+        return {"url": article_image(article, config), "alt": article.image.alt}
+    if config.share_image:
+        return {"url": absolute(config, config.share_image), "alt": ""}
+    return {}
+
+
+def install_metadata(env: jinja2.Environment, site: Site) -> None:
+    """Give the layouts the feed list, JSON-LD builders and feed date filters."""
+    config = site.config
+    tz = config.tz
+    env.filters.update(
+        rfc822=lambda value: email.utils.format_datetime(value.astimezone(tz)),
+        json_ld=json_ld,
+        absolute=lambda target: absolute(config, target),
+    )
+    env.globals.update(
+        feed_paths=feed_paths,
+        article_schema=lambda article: article_schema(article, config),
+        edition_schema=lambda edition, name: edition_schema(edition, config, name),
+        share_image=lambda article=None: share_image(config, article),
+        author_url=lambda author: author_url(author, config),
+        og_locale=config.language.replace("-", "_"),
+        news_language=news_language(config.language),
+        json_feed=lambda feed: json.dumps(json_feed(feed, config), ensure_ascii=False, indent=2),
+    )
