@@ -66,9 +66,10 @@ BOILERPLATE = (
     (r"^follow (?:us|me|our|the)\b|^follow .{0,60}\bon (?:twitter|x|facebook|instagram|"
      r"whatsapp|telegram|linkedin|tiktok|youtube|threads|bluesky|google news)\b",
      "social link"),
-    (r"^(?:advertisement|advert|ad|sponsored(?: content)?|story continues below(?: "
-     r"advertisement)?|article continues (?:below|after(?: this)? advertisement)|continue "
-     r"reading(?: below)?|scroll to continue(?: with content)?)$", "advertising"),
+    (r"^(?:skip )?(?:advertisement|advert|ad|sponsored(?: content)?|supported by|story "
+     r"continues(?: below(?: advertisement)?)?|article continues (?:below|after(?: this)? "
+     r"advertisement)|continue reading\b.*|scroll to continue(?: with content)?)$",
+     "advertising"),
     (r"^(?:share|share this(?: article| story| page)?|share on \w+|copy link|link copied|email|"
      r"print|save|saved|save article|save for later|bookmark|gift(?: this)? article|tweet|"
      r"comments?|\d+ comments?|show comments|view comments|listen|listen to (?:this )?"
@@ -77,7 +78,12 @@ BOILERPLATE = (
      r"open in browser|view original|view in browser|reader view|reader mode|read later|"
      r"add tags?|highlight|archive|pocket|instapaper|apple news|google news|flipboard|"
      r"feedly|readwise|omnivore|saved to pocket|save to pocket|translate|show original|"
-     r"see original|original article|view full article)$", "page chrome"),
+     r"see original|original article|view full article|listen to (?:this|the) (?:story|"
+     r"article|page)|send any friend a story|give this article|short url|read in app|"
+     r"your browser does not support .*|sign in|log in|register|\d[\d,.]*k?)[.!]?$",
+     "page chrome"),
+    (r"\bon ios (?:or|and) android\b", "app promotion"),
+    (r"^this (?:article|story) appeared in\b.*\bprint edition\b", "print edition note"),
     (r"\b\d+\s*(?:min|mins|minute|minutes)\.?\s+(?:read|listen)\b", "reading time"),
     (r"^(?:updated|published|posted)?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
      r"weeks?|months?)\s+ago$|^(?:just now|yesterday|today)$", "relative time"),
@@ -98,11 +104,16 @@ BOILERPLATE = (
      r"\s*:?\s*(?:\w+)?$", "language switcher"),
 )
 
+# Boilerplate whose patterns are specific enough to trust on long lines; others need <= 12 words.
+LONG_BOILERPLATE = frozenset({"gallery link", "print edition note", "copyright line",
+                              "age notice", "app promotion", "newsletter promotion"})
+
 # Headings of link lists ("Related", "Most read"): the short lines under them are links too.
 LINK_LIST_HEADING = re.compile(
     r"^(?:related(?: articles?| stories| content| coverage| topics| links| news| reading)?|"
     r"recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared|"
-    r"watched|commented)(?: stories| articles| today| this week| now)?|trending(?: now| stories)?"
+    r"watched|commented)(?: stories| articles| today| this week| now)?(?: (?:from|on|in) .{1,40})?"
+    r"|trending(?: now| stories)?"
     r"|top stories|more stories|more news|latest(?: news| stories)?|more from .{1,40}|up next|"
     r"more like this|read more|read next|you (?:may|might) also (?:like|be interested in)|"
     r"don'?t miss|editor'?s picks?|explore more|more galleries|more videos|(?:explore )?more on "
@@ -138,6 +149,8 @@ NAME_PARTICLES = frozenset(
     "and & de da di del della der den van von al el bin ibn ben bint le la du dos das y e ter "
     "st st.".split()
 )
+
+CREDIT_PARTICLES = NAME_PARTICLES | {"for", "via", "of", "the", "/"}
 
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -311,12 +324,12 @@ def _capitalised(word: str) -> bool:
     return bool(head) and (head[0].isupper() or head[0].isdigit())
 
 
-def _name_words(text: str, limit: int) -> bool:
+def _name_words(text: str, limit: int, particles: frozenset[str] = NAME_PARTICLES) -> bool:
     """A capitalised phrase of at most `limit` words, particles allowed inside."""
     words = text.split()
     if not words or len(words) > limit or not _capitalised(words[0]):
         return False
-    return all(_capitalised(w) or w.casefold() in NAME_PARTICLES
+    return all(_capitalised(w) or w.casefold() in particles
                or re.match(r"(?:al|el|ad|as|bin|d|o)['’-]\w", w, re.IGNORECASE) for w in words)
 
 
@@ -553,18 +566,24 @@ _BYLINE = re.compile(r"^(?:by|words by|written by|story by|text by|report by)\s+
 _CREDIT_LABEL = re.compile(
     r"^(?:photo(?:graph|graphy|s)?|pictures?|image(?: source)?|credit|photo credit|"
     r"illustration|graphic|main image|top image|header image|lead image)"
-    r"\s*(?:by\b|:|,)\s*(?P<who>.+)$",
+    r"\s*(?:by\b|:|,|\.\.\.|…)\s*(?P<who>.+)$",
     re.IGNORECASE,
 )
 _CAPTION_LABEL = re.compile(r"^(?:image caption|caption|photo caption)\s*[:,]\s*(?P<text>.+)$",
                             re.IGNORECASE)
 _CAPTION_SPLIT = re.compile(
-    r"(?<=[.!?”\"’)])\s+"
+    r"(?<=[.!?”\"’)])\s+|(?<=[.!?])(?=(?:credit|photo(?:graph)?)(?:\.\.\.|…|:))"
     r"|\s+(?=(?:photo(?:graph)?s?|pictures?|image|credit|courtesy)\b\s*(?:[:,]|by\b|of\b)?)"
     r"|\s+[|–—-]\s+",
     re.IGNORECASE,
 )
 _TRAILING_BRACKET = re.compile(r"\s*[(\[]([^()\[\]]{2,80})[)\]]\.?$")
+_SECTION_LABEL = re.compile(
+    r"^[\w&'’-]+(?: [\w&'’-]+){0,2}(?: [|/] [\w&'’-]+(?: [\w&'’-]+){0,2}){1,4}$")
+_REPORTING_FROM = re.compile(r"^(?:reporting|reported|writing) from\b", re.IGNORECASE)
+# Chrome that sits in a page's header, between the standfirst and the body (not ads).
+HEADER_CHROME = frozenset({"page chrome", "reading time", "share buttons", "relative time",
+                           "app promotion", "photo chrome"})
 _META_SEPARATOR = re.compile(r"\s+[|·•]\s+")
 _DATELINE_AGENCY = re.compile(r"^.{0,80}?\((?P<agency>[^()]{2,40})\)\s*(?:[-–—]{1,2}|:)\s")
 _DATELINE = re.compile(r"^[A-Z][A-Z .'’-]{2,}(?:,[^–—-]{0,40})?\s*[-–—]{1,2}\s|"
@@ -646,14 +665,16 @@ class Classifier:
                 return f"matches import.drop_patterns {pattern.pattern!r}"
         if LINK_LIST_HEADING.match(text):
             return "related links"
-        if _words(text) <= 12:
-            for pattern, why in self.drops:
-                if pattern.search(text):
-                    return why
-        elif self.drops[0][0].search(text):
-            return self.drops[0][1]
+        for pattern, why in self.drops:
+            limit = 40 if why in LONG_BOILERPLATE else 12
+            if _words(text) <= limit and pattern.search(text):
+                return why
         if _is_language_switcher(text):
             return "language switcher"
+        if _is_share_bar(text):
+            return "share buttons"
+        if _SECTION_LABEL.match(text) and not name_line_authors(text):
+            return "section label"
         return ""
 
     def is_agency(self, text: str) -> bool:
@@ -682,7 +703,7 @@ class Classifier:
         parts = re.split(r"\s*/\s*", text)
         if len(parts) >= 2 and all(_name_words(p, 6) for p in parts):
             return True
-        return not strict and _name_words(text, 6)
+        return not strict and _name_words(text, 8, CREDIT_PARTICLES)
 
     def agency_at_end(self, text: str) -> bool:
         """`[photographer ,/for/via] AGENCY [via AGENCY]`: ends in a known credit word."""
@@ -721,6 +742,17 @@ def _agency_pattern(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
+SHARE_WORDS = frozenset(
+    "share facebook twitter x email e-mail mail whatsapp linkedin reddit pinterest telegram "
+    "flipboard messenger threads bluesky mastodon print copy link sms tweet".split()
+)
+
+
+def _is_share_bar(text: str) -> bool:
+    tokens = [t for t in re.split(r"[\s|/·•,]+", text.casefold()) if t]
+    return bool(tokens) and len(tokens) <= 12 and all(t in SHARE_WORDS for t in tokens)
+
+
 def _is_language_switcher(text: str) -> bool:
     tokens = [t for t in re.split(r"[\s|/·•,]+", text.casefold()) if t]
     return bool(tokens) and len(tokens) <= 8 and all(t in LANGUAGE_WORDS for t in tokens)
@@ -739,7 +771,8 @@ def byline_authors(text: str, classifier: Classifier) -> tuple[str, ...]:
     parts = [p.strip() for p in re.split(r",|\s+and\s+|\s+&\s+", names) if p.strip()]
     kept = []
     for index, part in enumerate(parts):
-        if _is_role(part) or classifier.is_agency(part) and index > 0:
+        outlet = index > 0 and (_words(part) == 1 or part.startswith("The "))
+        if _is_role(part) or outlet or classifier.is_agency(part) and index > 0:
             break
         part = re.sub(rf"\s+(?:{classifier.agency.pattern})$", "", part)
         if not _name_words(part, 5) or part.endswith((".", "!", "?")) and len(part) > 3:
@@ -749,8 +782,10 @@ def byline_authors(text: str, classifier: Classifier) -> tuple[str, ...]:
 
 
 def name_line_authors(text: str) -> tuple[str, ...]:
-    """A line that is only a person's name (or names), maybe with a role after a comma."""
-    name = text.split(",")[0].strip() if _is_role(text.partition(",")[2]) else text
+    """A line that is only a person's name (or names), maybe with a role after `,` or `|`."""
+    name, _, role = _name_and_role(text)
+    if role and not _is_role(role):
+        return ()
     name = re.split(r"\s+(?:in|at)\s+(?=[A-Z])", name)[0]
     parts = [p.strip() for p in re.split(r"\s+and\s+|\s+&\s+", name)]
     if len(parts) > 3 or not all(2 <= _words(p) <= 4 and _name_words(p, 4) for p in parts):
@@ -759,6 +794,14 @@ def name_line_authors(text: str) -> tuple[str, ...]:
     if folded & (SECTION_WORDS | ROLE_WORDS | WEEKDAYS | set(MONTHS)) or re.search(r"\d", name):
         return ()
     return tuple(_clean_name(p) for p in parts)
+
+
+def _name_and_role(text: str) -> tuple[str, str, str]:
+    """("Jane Doe", ",", "Staff Writer") from "Jane Doe, Staff Writer" or "Jane Doe | …"."""
+    match = re.match(r"^(?P<name>[^,|·•]+?)\s*(?P<sep>,|\s[|·•])\s*(?P<role>.+)$", text)
+    if not match:
+        return text, "", ""
+    return match.group("name"), match.group("sep"), match.group("role")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -774,7 +817,7 @@ def read_units(lines: Sequence[str], classifier: Classifier) -> list[Unit]:
         elif blocks[-1]:
             blocks.append([])
     units = [u for block in blocks for u in _join_wrapped(block, classifier)]
-    return _mark_repeats(units)
+    return _mark_link_lists(_mark_repeats(units))
 
 
 def _join_wrapped(block: list[Unit], classifier: Classifier) -> list[Unit]:
@@ -814,6 +857,22 @@ def _joined(units: list[Unit], classifier: Classifier) -> Unit:
         text = text + glue + unit.text
     joined = classifier.classify(units[0].line, text)
     return joined if joined.kind is not Kind.DROP else Unit(units[0].line, text)
+
+
+def _mark_link_lists(units: list[Unit]) -> list[Unit]:
+    """The short unpunctuated lines under a "Related" or "Most read" heading are links."""
+    result = []
+    in_list = False
+    for unit in units:
+        if (in_list and unit.kind is Kind.TEXT and not _ends_closed(unit.text)
+                and _words(unit.text) <= 25):
+            unit = Unit(unit.line, unit.text, Kind.DROP,
+                        reason="link under a related-links heading")
+        elif unit.kind is not Kind.DROP:
+            in_list = False
+        in_list = in_list or unit.link_list
+        result.append(unit)
+    return result
 
 
 def _mark_repeats(units: list[Unit]) -> list[Unit]:
@@ -937,6 +996,13 @@ class _Reader:
         else:
             self.drop(index, "second byline")
 
+    def add_authors(self, index: int, authors: tuple[str, ...]) -> None:
+        """Authors from consecutive name lines add up."""
+        if self.taken.authors is None:
+            self.take_authors(index, authors)
+        else:
+            self.taken.authors = (self.taken.authors[0] + authors, self.taken.authors[1])
+
     def take_meta(self, index: int) -> bool:
         """Take a unit that is not plain text; False for plain text."""
         unit = self.units[index]
@@ -973,9 +1039,11 @@ class _Reader:
             if (_headline_shape(unit.text) and not self.pairs_with_credit(index)
                     and not self.is_alt_text(index)):
                 candidates.append(index)
+        texts = {i: self.units[i].text for i in candidates}
         strong = [i for i in candidates
-                  if _words(self.units[i].text) >= 4 and not name_line_authors(self.units[i].text)]
-        chosen = (strong or candidates or [None])[0]
+                  if _words(texts[i]) >= 4 and not name_line_authors(texts[i])]
+        medium = [i for i in candidates if _words(texts[i]) >= 3]
+        chosen = (strong or medium or candidates or [None])[0]
         if chosen is None:
             raise BuildError([error(self.name, None, "no recognisable headline: the text should "
                                     "start with a headline line of a few words")])
@@ -1027,10 +1095,11 @@ class _Reader:
             authors = name_line_authors(unit.text)
             if self.is_alt_text(index):
                 self.drop(index, "photo alt text")
-            elif authors and self.taken.authors is None:
-                self.take_authors(index, authors)
+            elif authors and (self.taken.authors is None or last_author == index - 1):
+                self.add_authors(index, authors)
                 last_author = index
-            elif last_author == index - 1 and _is_role(unit.text):
+            elif last_author == index - 1 and (_is_role(unit.text)
+                                               or _REPORTING_FROM.match(unit.text)):
                 self.drop(index, "the author's role")
             elif standfirst_open and self.is_standfirst(index):
                 self.taken.standfirst = (unit.text, unit.line)
@@ -1055,7 +1124,7 @@ class _Reader:
         """True when a photo, byline, date or notice comes before the next plain paragraph."""
         for following in range(index + 1, len(self.units)):
             unit = self.units[following]
-            if unit.kind is Kind.DROP:
+            if unit.kind is Kind.DROP and unit.reason not in HEADER_CHROME:
                 continue
             if unit.kind is not Kind.TEXT:
                 return True
@@ -1080,24 +1149,19 @@ class _Reader:
 
     def read_body(self, start: int, end: int) -> None:
         quote_open = False
-        in_link_list = False
         for index in range(start, end):
             unit = self.units[index]
             if unit.kind is not Kind.TEXT and not (quote_open and unit.kind is Kind.CAPTION):
                 self.take_meta(index)
-                in_link_list = unit.link_list or (in_link_list and unit.kind is Kind.DROP)
                 continue
             if quote_open:
                 quote_open = unit.text[:1] in OPENING_QUOTES and _opens_quote(unit.text)
                 self.taken.body.append((unit.text, unit.line, True))
-            elif in_link_list and not _ends_closed(unit.text) and _words(unit.text) <= 25:
-                self.drop(index, "link under a related-links heading")
             elif self.is_alt_text(index):
                 self.drop(index, "photo alt text")
             elif self.pairs_with_credit(index) and self.taken.caption is None:
                 self.take_caption(index, unit.text, "")
             else:
-                in_link_list = False
                 quote_open = _opens_quote(unit.text)
                 self.taken.body.append((unit.text, unit.line, quote_open))
 

@@ -46,6 +46,7 @@ RULES = ImportRules()
 BODY = ("Port workers returned to work on Thursday after accepting a two-year pay offer, "
         "ending the longest stoppage at the terminal in three decades.")
 MORE = "The company said 40 ships had been diverted to other ports during the strike."
+THIRD = "Ships queued off the coast for a week."
 
 
 def run_import(text: str, tz: ZoneInfo = LONDON, rules: ImportRules = RULES,
@@ -207,6 +208,31 @@ def test_byline_after_the_headline(byline: str, author: str | list[str]) -> None
     assert front(result).get("author") == author
 
 
+def test_byline_outlet_after_a_comma_is_not_an_author() -> None:
+    for line in ("By Jane Doe, CNN", "By Jane Doe, The Daily Ledger"):
+        result = run_import("\n".join([HEADLINE, line, BODY]))
+        assert front(result)["author"] == "Jane Doe"
+
+
+def test_name_line_with_a_role_after_a_bar_and_reporting_from_line() -> None:
+    result = run_import("\n".join([HEADLINE, "Jane Doe | Staff Writer", BODY]))
+    assert front(result)["author"] == "Jane Doe"
+    result = run_import("\n".join([HEADLINE, "By Jane Doe", "Reporting from Hallstein, Germany",
+                                   BODY]))
+    assert reasons(result) == {"Reporting from Hallstein, Germany": "the author's role"}
+
+
+def test_consecutive_name_lines_are_all_authors() -> None:
+    result = run_import("\n".join([HEADLINE, "Jane Doe", "John Roe", BODY]))
+    assert front(result)["author"] == ["Jane Doe", "John Roe"]
+
+
+def test_title_case_headline_beats_section_label_and_name_line() -> None:
+    result = run_import("\n".join(["World News", "Biden Signs Major Bill", "Jane Doe", BODY]))
+    assert result.field("title") == "Biden Signs Major Bill"
+    assert front(result)["author"] == "Jane Doe"
+
+
 def test_name_line_just_before_the_headline() -> None:
     result = run_import("\n".join(["Jane Doe", "Port workers end strike after pay deal", BODY]))
     assert front(result)["author"] == "Jane Doe"
@@ -302,6 +328,13 @@ def test_caption_and_credit_forms(line: str, credit: str) -> None:
     result = run_import("\n".join([HEADLINE, line, BODY, MORE]))
     assert front(result)["image"] == {"caption": CAPTION, "credit": credit}
     assert result.paragraphs == (BODY, MORE)
+
+
+def test_credit_glued_to_the_caption_with_dots() -> None:
+    result = run_import("\n".join([HEADLINE, f"{CAPTION}Credit...Jane Doe for The Daily Ledger",
+                                   BODY]))
+    assert front(result)["image"] == {"caption": CAPTION,
+                                      "credit": "Jane Doe for The Daily Ledger"}
 
 
 def test_extra_credit_words_from_config() -> None:
@@ -474,9 +507,30 @@ def test_date_option_does_not_override_the_text() -> None:
     "Story continues below advertisement", "This article is more than 2 years old",
 ])
 def test_boilerplate_lines_are_dropped(line: str) -> None:
-    result = run_import("\n".join([HEADLINE, BODY, line, MORE]))
-    assert result.paragraphs == (BODY, MORE)
+    result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
+    assert result.paragraphs == (BODY, MORE, THIRD)
     assert line in reasons(result)
+
+
+@pytest.mark.parametrize("line", ["Facebook", "X", "Share Facebook Twitter Email",
+                                  "Finance & economics | Shipping", "Link Copied!",
+                                  "SKIP ADVERTISEMENT", "Continue reading the main story",
+                                  "Your browser does not support the <audio> element."])
+def test_more_page_furniture_is_dropped(line: str) -> None:
+    result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
+    assert result.paragraphs == (BODY, MORE, THIRD)
+
+
+def test_chrome_between_a_one_sentence_rubric_and_the_body_makes_it_the_standfirst() -> None:
+    result = run_import("\n".join([HEADLINE, "The pandemic bonanza is over.",
+                                   "Listen to this story.", BODY, MORE]))
+    assert front(result)["standfirst"] == "The pandemic bonanza is over."
+
+
+def test_link_list_right_under_the_byline_is_dropped() -> None:
+    result = run_import("\n".join([HEADLINE, "By Jane Doe", "Most Read from Bloomberg",
+                                   "Twitter Is Losing Advertisers", "Stocks Fall", BODY]))
+    assert result.paragraphs == (BODY,) and "standfirst" not in front(result)
 
 
 def test_everything_after_the_closing_date_line_is_dropped() -> None:
