@@ -24,7 +24,8 @@ from markupsafe import Markup
 import generator
 from generator.config import Config
 from generator.errors import BuildError, Problem, error
-from generator.models import Article, Author
+from generator.markup import cut_at_word, plain_text
+from generator.models import SUMMARY_LIMIT, Article, Author
 from generator.site import Edition, Listing, Page, Site, relative_link
 
 
@@ -242,8 +243,7 @@ def _edition_info(edition: Edition, config: Config) -> PageInfo:
     day = format_date(edition.day, format="long", locale=Locale.parse(config.language, sep="-"))
     title = edition.note.title if edition.note and edition.note.title else ""
     return PageInfo("edition", edition.url, f"{title} ({day})" if title else f"Briefing, {day}",
-                    edition.note.intro if edition.note else edition.lead.summary,
-                    extra={"day": edition.day})
+                    edition_description(edition), extra={"day": edition.day})
 
 
 def _list_title(listing: Listing) -> Callable[[Page], str]:
@@ -606,6 +606,12 @@ def edition_schema(edition: Edition, config: Config, name: str) -> dict[str, Any
              "name": a.title}
             for n, a in enumerate(edition.articles, 1)],
     }
+
+
+def edition_description(edition: Edition) -> str:
+    """An edition's meta description: its note's intro as plain text, else the lead's summary."""
+    intro = plain_text(edition.note.intro_html) if edition.note else ""
+    return cut_at_word(intro, SUMMARY_LIMIT) if intro.strip() else edition.lead.summary
 
 
 def share_image(config: Config, article: Article | None = None) -> dict[str, str]:

@@ -207,3 +207,17 @@ def test_publisher_and_share_image_problems_name_their_line(tmp_path: Path, conf
     [problem] = caught.value.problems
     assert message in problem.message
     assert (problem.path, problem.line) == ("config.yaml", line)
+
+
+def test_edition_description_is_the_intro_as_plain_text(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles={"a": (article("A", summary="Lead summary."), "x"),
+                                         "b": (article("B", "2026-11-23T08:00:00+00:00",
+                                                       summary="Other summary."), "y")},
+                     editions={"2026-11-24": ({"title": "Today"},
+                                              "Good *morning*: [the strait](/x/) & more.")})
+    build_site(site)
+    page = site / "output/editions/2026-11-24/index.html"
+    assert metas(page)["description"] == "Good morning: the strait & more."
+    assert dict(og(page))["og:description"] == "Good morning: the strait & more."
+    other = site / "output/editions/2026-11-23/index.html"
+    assert metas(other)["description"] == "Other summary."
