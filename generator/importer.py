@@ -83,6 +83,11 @@ BOILERPLATE = (
      r"your browser does not support .*|sign in|log in|register|\d[\d,.]*k?)[.!]?$",
      "page chrome"),
     (r"\bon ios (?:or|and) android\b", "app promotion"),
+    (r"^privacy notice:|\bgoogle recaptcha\b|^(?:after|skip past) newsletter promotion$",
+     "newsletter promotion"),
+    (r"\bis not responsible for the content of external (?:sites|internet sites)\b",
+     "external links notice"),
+    (r"^(?:acquire|purchase) licensing rights$", "page chrome"),
     (r"^this (?:article|story) appeared in\b.*\bprint edition\b", "print edition note"),
     (r"\b\d+\s*(?:min|mins|minute|minutes)\.?\s+(?:read|listen)\b", "reading time"),
     (r"^(?:updated|published|posted)?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
@@ -106,11 +111,12 @@ BOILERPLATE = (
 
 # Boilerplate whose patterns are specific enough to trust on long lines; others need <= 12 words.
 LONG_BOILERPLATE = frozenset({"gallery link", "print edition note", "copyright line",
-                              "age notice", "app promotion", "newsletter promotion"})
+                              "age notice", "app promotion", "newsletter promotion",
+                              "external links notice"})
 
 # Headings of link lists ("Related", "Most read"): the short lines under them are links too.
 LINK_LIST_HEADING = re.compile(
-    r"^(?:related(?: articles?| stories| content| coverage| topics| links| news| reading)?|"
+    r"^(?:related(?: [\w-]+){0,2}|"
     r"recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared|"
     r"watched|commented)(?: stories| articles| today| this week| now)?(?: (?:from|on|in) .{1,40})?"
     r"|trending(?: now| stories)?"
@@ -502,6 +508,10 @@ def parse_when(text: str, tz: ZoneInfo) -> tuple[datetime | None, str]:
     return _assemble(when, tz), when.note
 
 
+_RELATIVE_TIME = re.compile(r"^\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago$",
+                            re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class DateMention:
     """A date a line states: `published`, `updated` or an unlabelled `date`."""
@@ -517,17 +527,23 @@ def parse_date_line(text: str, tz: ZoneInfo) -> tuple[DateMention, ...]:
     if not labels:
         when, note = parse_when(text, tz)
         return (DateMention("date", when, note),) if when else ()
-    if text[: labels[0].start()].strip(" |·•,-–—"):
-        return ()
     mentions = []
+    prefix = text[: labels[0].start()].strip(" |·•,-–—")
+    if prefix:  # "June 8, 2023 4:15 PM Updated 2 hours ago"
+        when, note = parse_when(prefix, tz)
+        if when is None:
+            return ()
+        mentions.append(DateMention("date", when, note))
     for index, label in enumerate(labels):
         end = labels[index + 1].start() if index + 1 < len(labels) else len(text)
         segment = text[label.end():end].strip(" |·•,;-–—")
+        if _RELATIVE_TIME.match(segment):
+            continue
         when, note = parse_when(segment, tz)
         if when is None:
             return ()
         mentions.append(DateMention(label.lastgroup or "date", when, note))
-    return tuple(mentions)
+    return tuple(mentions) if mentions else ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -578,6 +594,10 @@ _CAPTION_SPLIT = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_BRACKET = re.compile(r"\s*[(\[]([^()\[\]]{2,80})[)\]]\.?$")
+# A gallery counter before a caption and licensing links after it ("[1/3] … Acquire Licensing
+# Rights") belong to the page, not to the caption.
+_CAPTION_NOISE = re.compile(r"^\[\d+/\d+\]\s*|\s*(?:acquire|purchase) licensing rights\.?$",
+                            re.IGNORECASE)
 _SECTION_LABEL = re.compile(
     r"^[\w&'’-]+(?: [\w&'’-]+){0,2}(?: [|/] [\w&'’-]+(?: [\w&'’-]+){0,2}){1,4}$")
 _REPORTING_FROM = re.compile(r"^(?:reporting|reported|writing) from\b", re.IGNORECASE)
@@ -622,15 +642,16 @@ class Classifier:
 
     def classify_photo(self, line: int, text: str) -> Unit | None:
         """A credit on its own, or a caption ending in its credit; None for anything else."""
+        original, text = text, _CAPTION_NOISE.sub("", text) or text
         credit = self.credit_of(text)
         if credit:
-            return Unit(line, text, Kind.CREDIT, credit=credit)
+            return Unit(line, original, Kind.CREDIT, credit=credit)
         labelled = _CAPTION_LABEL.match(text)
         if labelled:
-            return Unit(line, text, Kind.CAPTION, caption=labelled.group("text"))
+            return Unit(line, original, Kind.CAPTION, caption=labelled.group("text"))
         split = self.split_caption(text)
         if split:
-            return Unit(line, text, Kind.CAPTION, caption=split[0], credit=split[1])
+            return Unit(line, original, Kind.CAPTION, caption=split[0], credit=split[1])
         return None
 
     def classify_meta(self, line: int, text: str) -> Unit:
@@ -666,7 +687,7 @@ class Classifier:
         if LINK_LIST_HEADING.match(text):
             return "related links"
         for pattern, why in self.drops:
-            limit = 40 if why in LONG_BOILERPLATE else 12
+            limit = 80 if why in LONG_BOILERPLATE else 12
             if _words(text) <= limit and pattern.search(text):
                 return why
         if _is_language_switcher(text):
@@ -738,7 +759,10 @@ def _agency_pattern(words: Iterable[str]) -> re.Pattern[str]:
     alternatives = []
     for word in sorted(set(words), key=len, reverse=True):
         escaped = re.escape(word.strip())
-        alternatives.append(escaped if word.isupper() else f"(?i:{escaped})")
+        if word.isupper():  # "WAM" and "Wam", but not "wam"
+            alternatives.append(f"{escaped}|{re.escape(word.strip().capitalize())}")
+        else:
+            alternatives.append(f"(?i:{escaped})")
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
@@ -1203,6 +1227,16 @@ def _short_open(text: str) -> bool:
     return _words(text) <= 12 and len(text) <= 90 and not _ends_closed(text)
 
 
+_CONTRIBUTORS = re.compile(r"^(?:additional )?(?:reporting|writing|editing|compiled|produced|"
+                           r"research|graphics) by\b", re.IGNORECASE)
+
+
+def _crosshead_shape(text: str) -> bool:
+    """Short, unpunctuated, and not a quote, a list item or a contributors' line."""
+    return (_short_open(text) and text[0] not in OPENING_QUOTES and ";" not in text
+            and not re.match(r"[-•*·–—]", text) and not _CONTRIBUTORS.match(text))
+
+
 def body_blocks(body: Sequence[tuple[str, int, bool]]
                 ) -> tuple[list[tuple[str, bool]], list[DroppedLine]]:
     """Paragraphs and crossheads (text, is_crosshead) in order; trailing promos dropped."""
@@ -1215,8 +1249,7 @@ def body_blocks(body: Sequence[tuple[str, int, bool]]
     for index, (text, _line, quoted) in enumerate(items):
         previous_ok = index > 0 and not _short_open(items[index - 1][0])
         next_ok = index + 1 < len(items) and not _short_open(items[index + 1][0])
-        crosshead = (_short_open(text) and not quoted and previous_ok and next_ok
-                     and text[0] not in OPENING_QUOTES and not re.match(r"[-•*·–—]", text))
+        crosshead = _crosshead_shape(text) and not quoted and previous_ok and next_ok
         blocks.append((text, crosshead))
     return blocks, dropped
 

@@ -337,6 +337,19 @@ def test_credit_glued_to_the_caption_with_dots() -> None:
                                       "credit": "Jane Doe for The Daily Ledger"}
 
 
+def test_acronym_agencies_match_in_title_case_but_not_lower_case() -> None:
+    assert front(run_import("\n".join([HEADLINE, f"{CAPTION} Wam", BODY])))["image"][
+        "credit"] == "Wam"
+    result = run_import("\n".join([HEADLINE, BODY, "Guests relax at the new resort. spa", MORE]))
+    assert "image" not in front(result)
+
+
+def test_gallery_counter_and_licensing_link_are_not_part_of_the_caption() -> None:
+    line = f"[1/3] {CAPTION} REUTERS/Jane Roe Acquire Licensing Rights"
+    result = run_import("\n".join([HEADLINE, line, BODY]))
+    assert front(result)["image"] == {"caption": CAPTION, "credit": "REUTERS/Jane Roe"}
+
+
 def test_extra_credit_words_from_config() -> None:
     text = "\n".join([HEADLINE, f"{CAPTION} Ledger Pictures", BODY])
     assert "image" not in front(run_import(text))
@@ -447,6 +460,7 @@ def test_ambiguous_numeric_date_is_noted() -> None:
     ("Published June 8, 2023 Updated June 9, 2023", ["published", "updated"]),
     ("Published: 8 June 2023 | Updated: 9 June 2023", ["published", "updated"]),
     ("June 8, 2023", ["date"]),
+    ("June 8, 2023 4:15 PM GMT+1 Updated 2 hours ago", ["date"]),
 ])
 def test_date_line_labels(line: str, kinds: list[str]) -> None:
     assert [m.kind for m in parse_date_line(line, LONDON)] == kinds
@@ -587,7 +601,8 @@ def test_crossheads_become_subheadings() -> None:
     assert "\n## What happens next\n" in result.markdown
 
 
-@pytest.mark.parametrize("line", ["What happens next?", "He said:", "- a list item"])
+@pytest.mark.parametrize("line", ["What happens next?", "He said:", "- a list item",
+                                  "Reporting by Jane Doe; Editing by John Roe"])
 def test_punctuated_short_lines_are_paragraphs(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, line, MORE]))
     assert result.crossheads == () and line in result.paragraphs
@@ -719,7 +734,9 @@ def test_round_trip_build_shows_every_paragraph_verbatim(tmp_path: Path) -> None
     results = {}
     for name in FIXTURE_NAMES:
         result = import_fixture(name)
-        (site / "content" / f"{result.slug}.md").write_text(result.markdown, encoding="utf-8")
+        path = site / "content" / f"{result.slug}.md"
+        assert not path.exists(), f"{name}: give each fixture its own headline"
+        path.write_text(result.markdown, encoding="utf-8")
         results[name] = result
     build_site(site)
     for name, result in results.items():
