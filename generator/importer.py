@@ -169,6 +169,13 @@ WEEKDAYS = frozenset(
     "saturday sun sunday".split()
 )
 DATE_FILLER = frozenset("at on the of local time hrs hours h".split())
+# Title-case words that make a short line a label ("Key Points"), not a person's name.
+NOT_NAME_WORDS = SECTION_WORDS | ROLE_WORDS | WEEKDAYS | set(MONTHS) | frozenset(
+    "key points brief summary highlights takeaways update updates latest more top watch read "
+    "listen share what why how who when where the this our your new big first last today "
+    "photos pictures gallery timeline background context".split()
+)
+
 # Zone abbreviations as news sites print them; ambiguous ones (AST, CST in Asia) are left out.
 FIXED_ZONES = {
     "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 1, "CET": 1, "WAT": 1, "WEST": 1, "CEST": 2,
@@ -815,7 +822,7 @@ def name_line_authors(text: str) -> tuple[str, ...]:
     if len(parts) > 3 or not all(2 <= _words(p) <= 4 and _name_words(p, 4) for p in parts):
         return ()
     folded = {w.casefold().strip(".") for w in name.split()}
-    if folded & (SECTION_WORDS | ROLE_WORDS | WEEKDAYS | set(MONTHS)) or re.search(r"\d", name):
+    if folded & NOT_NAME_WORDS or re.search(r"\d", name):
         return ()
     return tuple(_clean_name(p) for p in parts)
 
@@ -973,7 +980,7 @@ class _Reader:
         return (following is not None and self.units[following].kind is Kind.CREDIT
                 and unit.kind is Kind.TEXT and _ends_closed(unit.text) and _words(unit.text) >= 3)
 
-    def is_alt_text(self, index: int) -> bool:
+    def is_alt_text(self, index: int, in_body: bool = False) -> bool:
         """A line beside a caption that says mostly the same: the photo's alt text."""
         text = self.units[index].text
         for other in range(max(0, index - 2), min(len(self.units), index + 3)):
@@ -982,7 +989,7 @@ class _Reader:
                 unit.text if other != index and self.pairs_with_credit(other) else "")
             if caption and _similar(text, caption):
                 return True
-        return bool(self.taken.caption and _similar(text, self.taken.caption[0]))
+        return not in_body and bool(self.taken.caption and _similar(text, self.taken.caption[0]))
 
     # -- taking values ---------------------------------------------------------------------
 
@@ -1164,7 +1171,9 @@ class _Reader:
                 continue
             before = sum(1 for i in substantial if i < index)
             after = len(substantial) - before
-            if before and after < before:
+            labelled = any(d.kind != "date" for d in self.units[index].dates)
+            # a bare date mid-story may be a timeline entry: only a labelled one cuts early
+            if before and (after == 0 or labelled and after < before):
                 while (index + 1 < len(self.units)
                        and self.units[index + 1].kind is Kind.DATE):
                     index += 1
@@ -1181,7 +1190,7 @@ class _Reader:
             if quote_open:
                 quote_open = unit.text[:1] in OPENING_QUOTES and _opens_quote(unit.text)
                 self.taken.body.append((unit.text, unit.line, True))
-            elif self.is_alt_text(index):
+            elif self.is_alt_text(index, in_body=True):
                 self.drop(index, "photo alt text")
             elif self.pairs_with_credit(index) and self.taken.caption is None:
                 self.take_caption(index, unit.text, "")

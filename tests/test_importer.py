@@ -239,7 +239,7 @@ def test_name_line_just_before_the_headline() -> None:
 
 
 @pytest.mark.parametrize("line", ["By Thursday, the strike had ended.", "Middle East",
-                                  "World News"])
+                                  "World News", "Key Points"])
 def test_sentences_and_section_labels_are_not_bylines(line: str) -> None:
     result = run_import("\n".join(["Port workers end strike after pay deal", line, BODY, MORE]))
     assert "author" not in front(result)
@@ -559,6 +559,20 @@ def test_a_date_line_near_the_top_does_not_cut_the_body() -> None:
     result = run_import(story(HEADLINE, BODY, MORE, "June 8, 2023", BODY + " Again.",
                               MORE + "!", "Ships queued for a week.", "Then they left."))
     assert len(result.paragraphs) == 6
+
+
+def test_a_bare_date_in_a_timeline_does_not_cut_the_story() -> None:
+    later = ("Talks between the union and the company resumed on Friday morning.",
+             "They ended at noon with an agreement on overtime rates.")
+    result = run_import(story(HEADLINE, BODY, MORE, THIRD, "June 9, 2023", *later))
+    assert result.paragraphs[-2:] == later
+
+
+def test_a_body_line_like_the_caption_far_from_it_is_kept() -> None:
+    line = "Dockers gathered outside the port gates in Felixstowe."
+    result = run_import("\n".join([HEADLINE, f"{CAPTION} Reuters", BODY, MORE, THIRD, line,
+                                   "The strike was over."]))
+    assert line in result.paragraphs
 
 
 def test_link_list_under_a_related_heading_is_dropped() -> None:
