@@ -669,13 +669,13 @@ class Classifier:
         units = [self.classify(line, part) for part in parts]
         if not any(u.kind in (Kind.BYLINE, Kind.DATE, Kind.DROP) for u in units):
             return Unit(line, text)
-        names = [u for u in units if u.kind is Kind.TEXT]
-        if not all(_name_words(u.text, 5) or _is_role(u.text) for u in names):
+        texts = [u.text for u in units if u.kind is Kind.TEXT]
+        if not all(name_line_authors(t) or _is_role(t) for t in texts):
             return Unit(line, text)
         if any(u.kind in (Kind.CAPTION, Kind.CREDIT, Kind.NOTICE) for u in units):
             return Unit(line, text)
         authors = tuple(a for u in units for a in u.authors) or tuple(
-            _clean_name(u.text) for u in names[:1] if not _is_role(u.text))
+            a for t in texts[:1] for a in name_line_authors(t))
         dates = tuple(d for u in units for d in u.dates)
         if not authors and not dates:
             return Unit(line, text)

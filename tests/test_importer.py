@@ -239,7 +239,7 @@ def test_name_line_just_before_the_headline() -> None:
 
 
 @pytest.mark.parametrize("line", ["By Thursday, the strike had ended.", "Middle East",
-                                  "World News", "Key Points"])
+                                  "World News", "Key Points", "Middle East · 5 min read"])
 def test_sentences_and_section_labels_are_not_bylines(line: str) -> None:
     result = run_import("\n".join(["Port workers end strike after pay deal", line, BODY, MORE]))
     assert "author" not in front(result)
