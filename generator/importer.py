@@ -974,11 +974,15 @@ class _Reader:
         return index + 1 if index + 1 < len(self.units) else None
 
     def pairs_with_credit(self, index: int) -> bool:
-        """A sentence directly followed by a credit line is that photo's caption."""
+        """A sentence directly followed by a credit line is that photo's caption.
+
+        Not the last paragraph: a sign-off such as "— AFP" after it is no photo credit.
+        """
         following = self.next_index(index)
         unit = self.units[index]
         return (following is not None and self.units[following].kind is Kind.CREDIT
-                and unit.kind is Kind.TEXT and _ends_closed(unit.text) and _words(unit.text) >= 3)
+                and unit.kind is Kind.TEXT and _ends_closed(unit.text) and _words(unit.text) >= 3
+                and any(u.kind is Kind.TEXT for u in self.units[following + 1:]))
 
     def is_alt_text(self, index: int, in_body: bool = False) -> bool:
         """A line beside a caption that says mostly the same: the photo's alt text."""

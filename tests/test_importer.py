@@ -375,6 +375,19 @@ def test_a_later_photo_caption_is_dropped_not_kept_in_the_body() -> None:
                                "caption of another photo"}
 
 
+def test_agency_sign_off_after_the_last_paragraph_keeps_the_paragraph() -> None:
+    result = run_import("\n".join([HEADLINE, BODY, MORE, "— AFP"]))
+    assert result.paragraphs == (BODY, MORE) and "image" not in front(result)
+
+
+def test_caption_and_credit_lines_in_the_middle_of_the_body() -> None:
+    result = run_import("\n".join([HEADLINE, BODY, MORE, "A crane at the terminal on Monday.",
+                                   "Reuters", THIRD]))
+    assert result.paragraphs == (BODY, MORE, THIRD)
+    assert front(result)["image"] == {"caption": "A crane at the terminal on Monday.",
+                                      "credit": "Reuters"}
+
+
 @pytest.mark.parametrize("line", [
     "The decision was announced on Monday, the union told Reuters.",
     "Shares in the operator rose 4% in London.",
