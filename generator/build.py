@@ -196,16 +196,18 @@ def build(options: BuildOptions) -> BuildReport:
 
     published, stats = render_articles([a for a in articles if is_published(a, now, options)],
                                        content.articles, markdown_settings(config), options)
+    content_assets = content.assets
+    del content  # the sources' bytes are not needed past this point: keep the peak down
     published, found = link_content(published, articles)
     problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
     pages = render_pages_parallel(site, options.jobs or default_jobs())
 
-    assets = [Asset(source, rel) for source, rel in static_files(config) + list(content.assets)]
+    assets = [Asset(source, rel) for source, rel in static_files(config) + list(content_assets)]
     written = write_output(pages, assets, output_dir)
     report = BuildReport(
-        output_dir=output_dir, articles=len(published), pages=len(pages),
+        output_dir=output_dir, articles=len(published), pages=pages.count,
         seconds=time.perf_counter() - started, written=written.written,
         unchanged=written.unchanged, removed=written.removed,
         warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),

@@ -1,15 +1,17 @@
 """Render the site's pages in worker processes, with the same result as one process.
 
 Workers are forked after the site model is built, so they inherit it instead of receiving it
-pickled, and each makes its own Jinja environment (environments cannot be pickled). Worker k of
-n runs the same render_pages sequence but renders only every n-th page from the k-th; the lists
-line up and are merged in order. Any layout problem is reported by a serial re-run, so the
+pickled, and each makes its own Jinja environment (environments cannot be pickled). Shard k of
+n runs the same render_pages sequence but renders only every n-th page from the k-th, so the
+shards together hold every page once. Shards stream to the writer as they finish, so the parent
+never holds all pages at once. Any layout problem is reported by a serial re-run, so the
 problems are exactly those of a one-process build.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from generator.errors import BuildError
@@ -18,6 +20,8 @@ from generator.site import Site
 
 # Below this many articles a pool costs more than it saves.
 PARALLEL_PAGES_THRESHOLD = 300
+# Each worker renders its share in this many parts, so the parent holds only a part at a time.
+SHARDS_PER_JOB = 3
 
 _site: Site | None = None  # set in the parent just before forking; read by the workers
 
@@ -25,31 +29,60 @@ _site: Site | None = None  # set in the parent just before forking; read by the 
 def _render_shard(shard: tuple[int, int]) -> list[OutputFile] | None:
     assert _site is not None
     try:
-        return render_pages(_site, shard=shard)
+        return [f for f in render_pages(_site, shard=shard) if f.path != SKIPPED.path]
     except BuildError:
         return None
 
 
-def render_pages_parallel(site: Site, jobs: int) -> list[OutputFile]:
-    """render_pages(site), in `jobs` forked processes when the site is big enough to gain."""
+class RenderedPages:
+    """The site's pages as they arrive from the workers; `count` is known once iterated."""
+
+    def __init__(self, site: Site, results: Iterator[list[OutputFile] | None] | None,
+                 pool: ProcessPoolExecutor | None = None):
+        self.site = site
+        self.results = results
+        self.pool = pool
+        self.count = 0
+
+    def __iter__(self) -> Iterator[OutputFile]:
+        try:
+            if self.results is None:
+                files: Iterable[OutputFile] = render_pages(self.site)
+                for file in files:
+                    self.count += 1
+                    yield file
+                return
+            for shard in self.results:
+                if shard is None:
+                    render_pages(self.site)  # raises with exactly the serial build's problems
+                    raise RuntimeError("a worker failed to render pages that render serially")
+                self.count += len(shard)
+                yield from shard
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def render_pages_parallel(site: Site, jobs: int) -> RenderedPages:
+    """Every page of the site, rendered in `jobs` forked processes when the site is big enough
+    to gain. The workers start now (before the writer takes its lock); the pages stream in,
+    not in the order of a serial render but with the same paths and bytes."""
     if (jobs <= 1 or len(site.articles) < PARALLEL_PAGES_THRESHOLD
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return render_pages(site)
+        return RenderedPages(site, None)
     global _site
     _site = site
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            shards = list(pool.map(_render_shard, [(k, jobs) for k in range(jobs)]))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+        count = jobs * SHARDS_PER_JOB
+        futures = [pool.submit(_render_shard, (k, count)) for k in range(count)]
     finally:
         _site = None
-    complete = [s for s in shards if s is not None]
-    if len(complete) != len(shards) or len({len(s) for s in complete}) != 1:
-        return render_pages(site)  # raises with exactly the serial build's problems
-    merged = []
-    for files in zip(*complete, strict=True):
-        chosen = next((f for f in files if f.path != SKIPPED.path), None)
-        if chosen is None:
-            raise RuntimeError("a page was rendered by no worker")
-        merged.append(chosen)
-    return merged
+    return RenderedPages(site, _results(futures), pool)
+
+
+def _results(futures: list) -> Iterator[list[OutputFile] | None]:
+    """Each shard's pages in turn, letting go of each once it is handed on."""
+    for index in range(len(futures)):
+        future, futures[index] = futures[index], None
+        yield future.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import html
 import json
 import mimetypes
@@ -114,6 +115,11 @@ def make_environment(config: Config) -> jinja2.Environment:
 
     def reading_time(minutes: int) -> str:
         return f"{minutes} min read"
+
+    # Every story's date appears on many pages (lists, editions, feeds): format each once.
+    date_filter, datetime_filter, time_filter, month_filter = (
+        functools.lru_cache(maxsize=8192)(f)
+        for f in (date_filter, datetime_filter, time_filter, month_filter))
 
     env.filters.update(
         date=date_filter, datetime=datetime_filter, time=time_filter, isoformat=iso_filter,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -279,13 +280,31 @@ def link_content(articles: Iterable[Article], every: Iterable[Article]
     return tuple(linked), problems
 
 
+@functools.lru_cache(maxsize=4096)
+def _relpath(path: str, start: str) -> str:
+    """posixpath.relpath for absolute, normalised site paths, without its filesystem-style
+    normalising (it runs for every link of every page)."""
+    if not (path.startswith("/") and start.startswith("/")) or any(
+            s in path or s in start for s in ("//", "/./", "/../")) or path.endswith(
+            ("/.", "/..")) or start.endswith(("/.", "/..")):
+        return posixpath.relpath(path, start)
+    to = [part for part in path.split("/") if part]
+    base = [part for part in start.split("/") if part]
+    common = 0
+    for a, b in zip(to, base, strict=False):
+        if a != b:
+            break
+        common += 1
+    return "/".join([".."] * (len(base) - common) + to[common:]) or "."
+
+
 def relative_link(target: str, from_url: str) -> str:
     """A link from the page at `from_url` to the site path `target`, relative to the page."""
     if "://" in target or target.startswith(("#", "mailto:", "tel:")):
         return target
     start = from_url if from_url.endswith("/") else posixpath.dirname(from_url) + "/"
     path, _, fragment = target.partition("#")
-    rel = posixpath.relpath(path, start)
+    rel = _relpath(path, start)
     if path.endswith("/") and rel != ".":
         rel += "/"
     if rel == ".":

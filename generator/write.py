@@ -11,11 +11,12 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -349,21 +350,42 @@ def _check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
 
 def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_dir: Path
                  ) -> WriteReport:
-    """Stage every file, then swap the whole site in; raise BuildError before any swap."""
-    files = list(files)
+    """Stage every file, then swap the whole site in; raise BuildError before any swap.
+
+    `files` may be an iterator: each file is staged as it comes, so a big site's pages need not
+    all be in memory at once; every path is still checked before anything is swapped in."""
     assets = list(assets)
-    seen, problems = _check_paths([f.path for f in files] + [a.path for a in assets])
-    if problems:
-        raise BuildError(problems)
+    paths: list[str] = []
+    staged: set[str] = set()
+    failed: list[OSError] = []
+
+    def stage_one(path: str, add: Callable[[], None]) -> None:
+        paths.append(path)
+        rel = safe_relative(path)
+        if rel is None or rel in staged or any(
+                len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/")):
+            return  # _check_paths reports it below
+        staged.add(rel)
+        try:
+            add()
+        except OSError as exc:  # a file/folder clash is reported by _check_paths below
+            failed.append(exc)
+
     try:
         with output_lock(output_dir):
             stage = Stage(output_dir)
             stage.prepare()
             try:
                 for item in files:
-                    stage.add(item.path, item.data)
+                    stage_one(item.path, functools.partial(stage.add, item.path, item.data))
                 for asset in assets:
-                    stage.add_copy(asset.path, asset.source)
+                    stage_one(asset.path,
+                              functools.partial(stage.add_copy, asset.path, asset.source))
+                seen, problems = _check_paths(paths)
+                if problems:
+                    raise BuildError(problems)
+                if failed:
+                    raise failed[0]
                 problems = stage.carry_over(set(seen))
                 if problems:
                     raise BuildError(problems)

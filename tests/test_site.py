@@ -204,3 +204,18 @@ def test_link_content_rewrites_md_links() -> None:
     assert sorted(p.message.split(": ", 1)[1] for p in problems) == [
         "content/draft.md is not published (a draft or dated in the future)",
         "content/gone.md does not exist"]
+
+
+def test_relative_link_matches_posixpath_relpath_for_many_paths() -> None:
+    import posixpath
+    import random
+
+    parts = ["a", "b", "2026", "11", "x.html", "topics", "", ".", ".."]
+    rng = random.Random(5)
+    for _ in range(5000):
+        target = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 4)))
+        start = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 4))) + "/"
+        expected = posixpath.relpath(target, start)
+        if target.endswith("/") and expected != ".":
+            expected += "/"
+        assert relative_link(target, start) == (expected if expected != "." else "./")

@@ -266,3 +266,19 @@ def test_build_killed_mid_write_leaves_output_untouched(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stderr
     assert not staging_dir(output).exists()
     assert "Renamed" in (output / "index.html").read_text(encoding="utf-8")
+
+
+def test_pages_may_stream_in_and_are_still_checked_before_the_swap(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"first")], [], output)
+
+    def pages():
+        yield OutputFile("a.html", b"a")
+        yield OutputFile("a.html", b"again")
+
+    with pytest.raises(BuildError) as caught:
+        write_output(pages(), [], output)
+    assert "two things" in caught.value.problems[0].message
+    assert (output / "index.html").read_bytes() == b"first" and not (output / "a.html").exists()
+    report = write_output(iter([OutputFile("b/c.html", b"c")]), [], output)
+    assert report.written == 1 and (output / "b/c.html").read_bytes() == b"c"
