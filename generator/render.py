@@ -641,6 +641,7 @@ def install_metadata(env: jinja2.Environment, site: Site) -> None:
     )
     env.globals.update(
         feed_paths=feed_paths,
+        site_feed_urls={kind: absolute(config, path) for kind, path in feed_paths("/").items()},
         article_schema=lambda article: article_schema(article, config),
         edition_schema=lambda edition, name: edition_schema(edition, config, name),
         share_image=lambda article=None: share_image(config, article),

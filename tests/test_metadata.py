@@ -10,8 +10,11 @@ from typing import Any
 import extruct
 import lxml.html
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from generator.errors import BuildError
+from generator.render import json_ld
 from tests.conftest import article, build_site, html_pages, make_site
 
 STORY = "2026/11/24/strait-closed/"
@@ -221,3 +224,11 @@ def test_edition_description_is_the_intro_as_plain_text(tmp_path: Path) -> None:
     assert dict(og(page))["og:description"] == "Good morning: the strait & more."
     other = site / "output/editions/2026-11-23/index.html"
     assert metas(other)["description"] == "Other summary."
+
+
+@given(st.recursive(st.text() | st.integers() | st.none(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_json_ld_output_cannot_close_a_script_and_decodes_to_the_same_data(data: Any) -> None:
+    text = str(json_ld(data))
+    assert not {"<", ">", "&", "\u2028", "\u2029"} & set(text)
+    assert json.loads(text) == data
