@@ -289,6 +289,8 @@ NEWS_SITEMAP_LIMIT = 1_000
 NEWS_WINDOW = timedelta(days=2)
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 _URL_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+# Characters XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates, U+FFFE/FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _JSON_IN_HTML = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
                  0x2028: "\\u2028", 0x2029: "\\u2029"}
 
@@ -527,6 +529,15 @@ def _sitemap_files(renderer: Renderer, name: str, template: str, items: list[Any
     return files
 
 
+def xml_safe(file: OutputFile | None) -> OutputFile | None:
+    """An XML file without the control characters XML 1.0 forbids (front matter may hold them)."""
+    if file is None or not file.path.endswith(".xml"):
+        return file
+    text = file.data.decode("utf-8")
+    cleaned = _NOT_XML.sub("", text)
+    return file if cleaned == text else OutputFile(file.path, cleaned.encode("utf-8"))
+
+
 def render_feeds_and_sitemaps(site: Site, renderer: Renderer) -> list[OutputFile | None]:
     """Atom, RSS and JSON feeds (site and topics), sitemap.xml, news-sitemap.xml, robots.txt."""
     files: list[OutputFile | None] = []
@@ -547,7 +558,7 @@ def render_feeds_and_sitemaps(site: Site, renderer: Renderer) -> list[OutputFile
                             lambda chunk: max((a.modified for a in chunk), default=None))
     files.append(renderer.page("robots.txt", PageInfo("robots", "/robots.txt", "robots.txt",
                                                       relative=False)))
-    return files
+    return [xml_safe(f) for f in files]
 
 
 def json_ld(data: Any) -> Markup:

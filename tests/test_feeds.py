@@ -365,3 +365,17 @@ def test_robots_txt_names_both_sitemaps(built: Path) -> None:
                 if line.lower().startswith("sitemap:")]
     assert sitemaps == ["https://example.org/sitemap.xml", "https://example.org/news-sitemap.xml"]
     assert "User-agent: *" in lines
+
+
+def test_control_characters_in_front_matter_do_not_break_the_xml(tmp_path: Path) -> None:
+    site = make_site(tmp_path, articles={"a": (
+        'title: "Bell\\x07 and \\x01 here"\ndate: 2026-11-24T08:00:00+00:00\n'
+        'summary: "Unit\\x1f separator"', "Body \x02 text.")})
+    build_site(site)
+    for name in FEED_FILES:
+        entry = parse_feed(site / "output" / name).entries[0]
+        assert entry.title == "Bell and  here"
+        assert entry.summary == "Unit separator"
+    assert [e["title"] for e in news_entries(site / "output" / "news-sitemap.xml")] == [
+        "Bell and  here"]
+    assert read_json(site / "output" / "feed.json")["items"][0]["title"] == "Bell\x07 and \x01 here"
