@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -126,7 +127,10 @@ def is_published(article: Article, now: datetime, options: BuildOptions) -> bool
 def render_articles(articles: list[Article], sources: tuple[Source, ...],
                     settings: MarkdownSettings, options: BuildOptions
                     ) -> tuple[list[Article], RenderStats]:
-    """Every article with its rendered body: from the site's cache, else in `jobs` processes."""
+    """Every article with its rendered body: from the site's cache, else in `jobs` processes.
+
+    The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
+    of megabytes the page-rendering workers would otherwise carry."""
     raw = {source.rel: source.raw for source in sources}
     cache = (RenderCache.for_site(options.site_dir) if options.use_cache
              else RenderCache.disabled())
@@ -137,7 +141,8 @@ def render_articles(articles: list[Article], sources: tuple[Source, ...],
         cache.save()
     finally:
         cache.close()
-    return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
+    return [dataclasses.replace(a.with_body(body), body="")
+            for a, body in zip(articles, bodies, strict=True)], stats
 
 
 def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -> str | None:
@@ -197,8 +202,9 @@ def build(options: BuildOptions) -> BuildReport:
     published, stats = render_articles([a for a in articles if is_published(a, now, options)],
                                        content.articles, markdown_settings(config), options)
     content_assets = content.assets
-    del content  # the sources' bytes are not needed past this point: keep the peak down
     published, found = link_content(published, articles)
+    moments = [a.date for a in articles]
+    del content, articles  # the sources are not needed past this point: keep the peak down
     problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
@@ -213,5 +219,5 @@ def build(options: BuildOptions) -> BuildReport:
         warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),
         rendered=stats.rendered, cached=stats.cached)
     if fingerprint and published:
-        record_build(fingerprint, now, [a.date for a in articles], config, report)
+        record_build(fingerprint, now, moments, config, report)
     return report
