@@ -38,10 +38,14 @@ print(json.dumps({"seconds": seconds, "peak_kb": peak, "rc": done.returncode,
 """
 
 
-def measure(cmd: list[str], cwd: Path | None = None) -> dict:
-    """Run `cmd` in a fresh process; its seconds and peak memory (MB)."""
+def measure(cmd: list[str], cwd: Path | None = None, code: Path | None = None) -> dict:
+    """Run `cmd` in a fresh process (with `code` first on the module path); its seconds and
+    peak memory (MB)."""
+    env = dict(os.environ, PYTHONPATH=str(code)) if code else None
+    if code and cwd is None:
+        cwd = WORK  # `python -m` puts the working folder first: not the repository's generator/
     out = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=cwd, check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     result = json.loads(out.stdout)
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{result['stderr']}")
@@ -55,21 +59,34 @@ def tool(name: str) -> str | None:
     return str(local) if local.exists() else shutil.which(name)
 
 
-def bench_briefing(size: int, items: list[corpus.Story], jobs: int | None) -> dict[str, dict]:
+def snapshot() -> Path:
+    """A copy of the generator package (with its default theme) as it is now, so edits made
+    to the working tree while the benchmark runs do not change what is measured."""
+    root = WORK / "snapshot"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(HERE.parent / "generator", root / "generator",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(HERE.parent / "layouts", root / "generator" / "layouts")
+    return root
+
+
+def bench_briefing(size: int, items: list[corpus.Story], jobs: int | None,
+                   code: Path | None) -> dict[str, dict]:
     """Cold build, rebuild with no change, rebuild after editing one article."""
     site = WORK / f"briefing-{size}"
     out = WORK / f"briefing-{size}-out"
     corpus.write_briefing(site, items)
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [tool("briefing") or "briefing", "build", "--site", str(site), "--output", str(out),
-           "--now", NOW, "-q"]
+    program = ([sys.executable, "-m", "generator"] if code
+               else [tool("briefing") or "briefing"])
+    cmd = [*program, "build", "--site", str(site), "--output", str(out), "--now", NOW, "-q"]
     if jobs:
         cmd += ["--jobs", str(jobs)]
-    results = {"cold": measure(cmd), "no change": measure(cmd)}
+    results = {"cold": measure(cmd, code=code), "no change": measure(cmd, code=code)}
     edited = site / "content" / f"{items[len(items) // 2].slug}.md"
     with edited.open("a", encoding="utf-8") as handle:
         handle.write("\nA correction was added to this story after publication.\n")
-    results["one edit"] = measure(cmd)
+    results["one edit"] = measure(cmd, code=code)
     return results
 
 
@@ -133,12 +150,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--jobs", type=int, default=None, help="--jobs for Briefing")
     parser.add_argument("--no-others", action="store_true", help="skip Hugo and Pelican")
+    parser.add_argument("--live", action="store_true",
+                        help="run the installed code, not a snapshot taken at the start")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
+    code = None if args.live else snapshot()
     rows = []
     for size in args.sizes:
         items = corpus.stories(size)
-        ours = bench_briefing(size, items, args.jobs)
+        ours = bench_briefing(size, items, args.jobs, code)
         hugo = None if args.no_others else bench_hugo(size, items)
         pelican = None if args.no_others else bench_pelican(size, items)
         rows.append((size, ours, hugo, pelican))
