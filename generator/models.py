@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import reprlib
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, time
@@ -27,6 +28,7 @@ ARTICLE_FIELDS = (
 )
 EDITION_FIELDS = ("title", "author", "closing")
 SUMMARY_LIMIT = 240
+SLUG_LIMIT = 120
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class _FieldChecker:
         parsed = parse_datetime(value, self.config.tz)
         if parsed is None:
             self.fail(f"'{key}' must be an ISO 8601 date or date-time such as 2026-11-24 or "
-                      f"2026-11-24T07:30:00+04:00, not {value!r}", key)
+                      f"2026-11-24T07:30:00+04:00, not {_shown(value)}", key)
         return parsed
 
     def article(self) -> Article | None:
@@ -269,10 +271,10 @@ class _FieldChecker:
             priority = 0
         translation = self.text("translation")
         if translation and translation not in ("machine", "human"):
-            self.fail(f"'translation' must be 'machine' or 'human', not {translation!r}",
+            self.fail(f"'translation' must be 'machine' or 'human', not {_shown(translation)}",
                       "translation")
         fields = dict(
-            standfirst=self.text("standfirst"), summary=self.text("summary"),
+            standfirst=self.text("standfirst"), summary=self.summary(),
             authors=self.authors(), topic=topic, tags=self.tags(), image=self.image(),
             location=self.text("location"), source=self.attribution(),
             translation=translation, lead=self.boolean("lead"), priority=priority,
@@ -286,6 +288,13 @@ class _FieldChecker:
                        body=self.source.body, body_line=self.source.body_line, updated=updated,
                        **fields)
 
+    def summary(self) -> str:
+        summary = self.text("summary")
+        if len(summary) > SUMMARY_LIMIT:
+            self.warn(f"'summary' is {len(summary)} characters; search results and feeds show "
+                      f"about {SUMMARY_LIMIT}, so shorten it", "summary")
+        return summary
+
     def slug(self, title: str) -> str:
         value = self.meta.get("slug")
         if value is None:
@@ -293,9 +302,12 @@ class _FieldChecker:
             if title and not slug:
                 self.fail("cannot make a URL slug from this title; add a 'slug:' field", "title")
             return slug
+        if isinstance(value, str) and SLUG_RE.fullmatch(value) and len(value) > SLUG_LIMIT:
+            self.fail(f"'slug' is {len(value)} characters long; use at most {SLUG_LIMIT}", "slug")
+            return ""
         if not isinstance(value, str) or not SLUG_RE.fullmatch(value):
-            self.fail(f"'slug' may use only a-z, 0-9 and single '-' between them, not {value!r}",
-                      "slug")
+            self.fail("'slug' may use only a-z, 0-9 and single '-' between them, "
+                      f"not {_shown(value)}", "slug")
             return ""
         return value
 
@@ -351,7 +363,7 @@ class _FieldChecker:
             if isinstance(name, (int, float)) and not isinstance(name, bool):
                 name = str(name)
             if not isinstance(name, str) or not slugify(name):
-                self.fail(f"tag {name!r} must be a word or phrase", "tags", index)
+                self.fail(f"tag {_shown(name)} must be a word or phrase", "tags", index)
                 continue
             tags.setdefault(slugify(name), Tag(slugify(name), " ".join(name.split())))
         return tuple(tags.values())
@@ -381,8 +393,8 @@ class _FieldChecker:
         if src:
             src = self.image_src(src)
             if not parts["alt"]:
-                self.fail("'image.alt' is required when 'image.src' is set: describe the "
-                          "picture for readers who cannot see it", "image", "src")
+                self.warn("'image.alt' is missing: describe the picture for readers who "
+                          "cannot see it", "image", "src")
         elif not parts["caption"]:
             self.fail("'image' needs a 'src' (with 'alt') or a 'caption'", "image")
         return Image(src, parts["alt"], parts["caption"], parts["credit"])
@@ -391,7 +403,7 @@ class _FieldChecker:
         parts = urlsplit(src)
         if parts.scheme or parts.netloc:
             if parts.scheme not in ("http", "https"):
-                self.fail(f"'image.src' must be a path or an http(s) URL, not {src!r}",
+                self.fail(f"'image.src' must be a path or an http(s) URL, not {_shown(src)}",
                           "image", "src")
                 return ""
             return src
@@ -399,7 +411,8 @@ class _FieldChecker:
         if not path.is_absolute():
             path = PurePosixPath("/", path)
         if ".." in path.parts:
-            self.fail(f"'image.src' must not leave the site with '..': {src!r}", "image", "src")
+            self.fail(f"'image.src' must not leave the site with '..': {_shown(src)}",
+                      "image", "src")
             return ""
         local = self.config.root / "content" / path.relative_to("/")
         if not local.is_file():
@@ -442,6 +455,16 @@ class _FieldChecker:
                 self.fail("a correction is dated before the article", "corrections", index)
             result.append(Correction(when, " ".join(item["text"].split())))
         return tuple(sorted(result, key=lambda c: c.date))
+
+
+def _shown(value: Any) -> str:
+    """A short repr for messages: a huge or deeply nested value stays one readable line."""
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 80
+_REPR.maxother = 80
 
 
 def _kind(value: Any) -> str:
