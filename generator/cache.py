@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ def settings_digest(settings: MarkdownSettings) -> str:
     parts = {
         "settings": repr(settings),
         "generator": generator.__version__,
+        "python": sys.version,
         "markdown": _version("markdown"),
         "nh3": _version("nh3"),
         "tags": sorted(markup.ALLOWED_TAGS),
@@ -275,7 +277,8 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     """A digest of every input of a build except the clock; None when the shortcut must not be
     used (a layout reads the clock directly)."""
     digest = hashlib.blake2b(digest_size=20)
-    lines = [RECORD_FORMAT, generator.__version__, str(output_dir.resolve()), repr(options)]
+    lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
+             repr(options)]
     lines += [f"{d} {_version(d)}" for d in ("markdown", "nh3", "jinja2", "babel", "pyyaml")]
     _stat_lines(Path(generator.__file__).parent, lines, "generator")
     _stat_lines(site_dir / "content", lines, "content")

@@ -162,3 +162,18 @@ def test_new_without_a_site_exits_1(tmp_path: Path) -> None:
 def test_version() -> None:
     code, out, _ = run("--version")
     assert code == 0 and "briefing" in out
+
+
+def test_build_summary_counts_rendered_and_cached_articles(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("Hello"), "x")})
+    code, out, err = run("build", "--site", str(site), "--now", NOW)
+    assert code == 0, err
+    assert "(1 rendered, 0 from cache)" in out
+    make_site(site, articles={"b": (article("Second", "2026-11-24T09:00:00+00:00"), "y")})
+    code, out, err = run("build", "--site", str(site), "--now", NOW)
+    assert code == 0, err
+    assert "built 2 articles (1 rendered, 1 from cache)" in out
+    code, out, err = run("build", "--site", str(site), "--now", NOW)
+    assert "output already up to date" in out
+    code, out, err = run("build", "--site", str(site), "--now", NOW, "--no-cache", "-q")
+    assert code == 0 and out == "" and err == ""
