@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -24,13 +25,21 @@ from generator.cache import (
 )
 from generator.config import Config, load_config
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
-from generator.markup import MarkdownSettings, render_inline
+from generator.links import SourceText, check_links
+from generator.markup import MarkdownSettings, MarkupError, render_inline, render_markdown
 from generator.models import Article, EditionNote
 from generator.parallel import render_pages_parallel
-from generator.render import layout_dirs, static_files
+from generator.render import layout_dirs, output_path, static_files
 from generator.site import build_site_model, link_content
 from generator.sources import Source, read_content
-from generator.write import MANIFEST, Asset, check_output_dir, write_output
+from generator.write import (
+    MANIFEST,
+    Asset,
+    check_output_dir,
+    check_paths,
+    kept_files,
+    write_output,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class BuildOptions:
     now: datetime | None = None
     jobs: int | None = None
     progress: Progress | None = field(default=None, compare=False)
+    strict: bool = False
     use_cache: bool = True
 
 
@@ -110,10 +120,14 @@ def parse_notes(sources, config: Config) -> tuple[list[EditionNote], list[Proble
     for source in sources:
         note, found = EditionNote.from_source(source, config)
         problems.extend(found)
-        if note is not None:
+        if note is None:
+            continue
+        try:
             notes.append(EditionNote(note.path, note.day, note.title, note.byline, note.intro,
                                      note.closing, render_inline(note.intro, settings),
                                      render_inline(note.closing, settings)))
+        except MarkupError as exc:
+            problems.append(error(source.rel, source.body_line, str(exc)))
     return notes, problems
 
 
@@ -136,13 +150,36 @@ def render_articles(articles: list[Article], sources: tuple[Source, ...],
              else RenderCache.disabled())
     try:
         items = [(raw.get(a.path) or a.body.encode(), a.body) for a in articles]
-        bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
-                                      options.progress)
+        try:
+            bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
+                                          options.progress)
+        except MarkupError:
+            raise BuildError(markup_problems(articles, settings)) from None
         cache.save()
     finally:
         cache.close()
     return [dataclasses.replace(a.with_body(body), body="")
             for a, body in zip(articles, bodies, strict=True)], stats
+
+
+def markup_problems(articles: list[Article], settings: MarkdownSettings) -> list[Problem]:
+    """After a body failed to convert: which articles' Markdown cannot be, one by one."""
+    problems = []
+    for article in articles:
+        try:
+            render_markdown(article.body, settings)
+        except MarkupError as exc:
+            problems.append(error(article.path, article.body_line, str(exc)))
+    return problems
+
+
+def raise_if_strict(problems: Iterable[Problem], options: BuildOptions) -> None:
+    """With --strict, warnings fail the build (before anything is written)."""
+    warnings = [p for p in problems if not p.is_error]
+    if options.strict and warnings:
+        raise BuildError(sorted_problems(
+            Problem(p.path, p.line, p.message + " (an error with --strict)", "error")
+            for p in warnings))
 
 
 def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -> str | None:
@@ -190,7 +227,9 @@ def build(options: BuildOptions) -> BuildReport:
     fingerprint = build_fingerprint(config, options, output_dir)
     record = BuildRecord.load(BuildRecord.path_for(site_dir, output_dir)) if fingerprint else None
     if record is not None and record.matches(fingerprint, now, output_dir):
-        return report_from_record(record, output_dir, time.perf_counter() - started)
+        report = report_from_record(record, output_dir, time.perf_counter() - started)
+        raise_if_strict(report.warnings, options)
+        return report
 
     content, problems = read_content(site_dir)
     articles, found = parse_articles(content.articles, config)
@@ -211,6 +250,7 @@ def build(options: BuildOptions) -> BuildReport:
     pages = render_pages_parallel(site, options.jobs or default_jobs())
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + list(content_assets)]
+    raise_if_strict(problems, options)
     written = write_output(pages, assets, output_dir)
     report = BuildReport(
         output_dir=output_dir, articles=len(published), pages=pages.count,
@@ -221,3 +261,53 @@ def build(options: BuildOptions) -> BuildReport:
     if fingerprint and published:
         record_build(fingerprint, now, moments, config, report)
     return report
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `briefing check` looked at, and the warnings it met."""
+
+    articles: int
+    pages: int
+    links: int
+    warnings: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+def check(options: BuildOptions) -> CheckReport:
+    """Every validation of a build, plus the internal links of the rendered pages; writes
+    nothing (not even the render cache). Raise BuildError with every problem found."""
+    site_dir = options.site_dir
+    options = dataclasses.replace(options, use_cache=False)
+    config = load_config(site_dir)
+    output_dir = options.output_dir or site_dir / "output"
+    problems = check_output_dir(output_dir, site_dir)
+    now = build_clock(options.now, config.tz)
+
+    content, found = read_content(site_dir)
+    problems += found
+    articles, found = parse_articles(content.articles, config)
+    problems += found
+    notes, found = parse_notes(content.editions, config)
+    problems += found
+    raise_if_errors(problems)
+
+    published, _ = render_articles([a for a in articles if is_published(a, now, options)],
+                                   content.articles, markdown_settings(config), options)
+    published, found = link_content(published, articles)
+    problems += found
+    site, found = build_site_model(published, notes, config, now)
+    problems += found
+    pages = {page.path: page.data
+             for page in render_pages_parallel(site, options.jobs or default_jobs())}
+    assets = [rel for _, rel in static_files(config) + list(content.assets)]
+    problems += check_paths(list(pages) + assets)[1]
+
+    bodies = {source.rel: source for source in content.articles}
+    sources = {output_path(a.url): SourceText(a.path, bodies[a.path].body, a.body_line)
+               for a in published}
+    links, found = check_links(pages, assets + kept_files(output_dir), config.base_url, sources)
+    problems += found
+    raise_if_errors(problems)
+    raise_if_strict(problems, options)
+    return CheckReport(len(published), len(pages), links,
+                       tuple(sorted_problems(p for p in problems if not p.is_error)))

@@ -13,7 +13,7 @@ import click
 from slugify import slugify
 
 from generator import __version__
-from generator.build import BuildOptions, build, build_clock
+from generator.build import BuildOptions, build, build_clock, check
 from generator.config import load_config
 from generator.errors import BuildError, Problem
 from generator.importer import ImportResult, ImportRules, import_text, validate_article
@@ -105,8 +105,10 @@ SITE_OPTION = click.option(
               help="Print only problems: no progress bar, no summary line.")
 @click.option("--no-cache", is_flag=True,
               help="Ignore and do not update <site>/.cache/ (render everything).")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (nothing is written).")
 def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future: bool,
-                  now: datetime | None, jobs: int | None, quiet: bool, no_cache: bool) -> None:
+                  now: datetime | None, jobs: int | None, quiet: bool, no_cache: bool,
+                  strict: bool) -> None:
     """Build the site into the output folder.
 
     The output folder is replaced only when the whole build succeeds.
@@ -121,7 +123,8 @@ def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
     bar = _ProgressBar(enabled=not quiet and sys.stderr.isatty())
     try:
         report = build(BuildOptions(site_dir, output_dir, drafts, future, now, jobs,
-                                    progress=bar.update, use_cache=not no_cache))
+                                    progress=bar.update, use_cache=not no_cache,
+                                    strict=strict))
     finally:
         bar.close()
     _print_problems(report.warnings)
@@ -132,6 +135,38 @@ def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
                    f"{report.seconds:.2f} s ({report.written} written, {report.unchanged} "
                    f"unchanged, {report.removed} removed"
                    f"{'; output already up to date' if report.up_to_date else ''}): {index}")
+
+
+@cli.command("check")
+@SITE_OPTION
+@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The output folder a build would use [default: <site>/output].")
+@click.option("--drafts", is_flag=True, help="Include articles marked draft: true.")
+@click.option("--future", is_flag=True, help="Include articles dated after the build's clock.")
+@click.option("--now", callback=_parse_now, metavar="ISO8601",
+              help="Pin the build's clock, as for build.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes for rendering [default: CPU count].")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
+def check_command(site_dir: Path, output_dir: Path | None, drafts: bool, future: bool,
+                  now: datetime | None, jobs: int | None, strict: bool, quiet: bool) -> None:
+    """Check the site as a build would, plus every internal link; write nothing.
+
+    Exits 1 when there is an error (or, with --strict, a warning).
+
+    \b
+    Examples:
+      briefing check --site my-site
+      briefing check --strict               # in CI: warnings fail too
+    """
+    report = check(BuildOptions(site_dir, output_dir, drafts, future, now, jobs, strict=strict))
+    _print_problems(report.warnings)
+    if not quiet:
+        warnings = len(report.warnings)
+        click.echo(f"checked {report.articles} articles, {report.pages} pages and "
+                   f"{report.links} internal links: no errors, {warnings} "
+                   f"warning{'s' if warnings != 1 else ''}")
 
 
 class _ProgressBar:

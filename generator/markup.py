@@ -77,6 +77,10 @@ class RenderedBody:
     words: int
 
 
+class MarkupError(ValueError):
+    """A Markdown body that cannot be converted; the build reports it against the article."""
+
+
 def check_extensions(names: list[str]) -> list[str]:
     """Messages for extension names Python-Markdown cannot load."""
     messages = []
@@ -111,7 +115,12 @@ def render_markdown(text: str, settings: MarkdownSettings) -> RenderedBody:
     """Convert one Markdown document to HTML that is safe to put in a page."""
     converter = _converter(settings)
     converter.reset()
-    body = converter.convert(text)
+    try:
+        body = converter.convert(text)
+    except RecursionError:
+        converter.reset()
+        raise MarkupError("the Markdown is nested too deeply (lists or quotes inside each "
+                          "other hundreds of levels deep) to convert") from None
     if not settings.unsafe_html:
         body = sanitise(body)
     extractor = _TextExtractor()

@@ -187,7 +187,7 @@ class Renderer:
             return SKIPPED  # another worker process renders this page
         try:
             text = self.env.get_template(template).render(page=info, **context)
-        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        except Exception as exc:  # whatever a layout raises is a problem in that layout
             self._failed.add(template)
             self.problems.append(_template_problem(exc, template, self.dirs))
             return None

@@ -122,6 +122,15 @@ def recover(output_dir: Path) -> None:
     shutil.rmtree(root)
 
 
+def kept_files(output_dir: Path) -> list[str]:
+    """Files in the output folder that the last build did not make, so the next one keeps."""
+    if not output_dir.is_dir():
+        return []
+    old = _read_manifest(output_dir)
+    files = (path.relative_to(output_dir).as_posix() for path in _walk_files(output_dir))
+    return [rel for rel in files if rel not in old and rel not in (MANIFEST, STAGING_MARK)]
+
+
 def _walk_files(top: Path) -> Iterator[Path]:
     """Every file and symbolic link below `top`, sorted; links to folders are not followed."""
     for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
@@ -325,7 +334,7 @@ class Stage:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
+def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     """Each output path normalised, or a problem for one that leaves the output folder, is
     written twice, or is both a file and a folder."""
     problems: list[Problem] = []
@@ -381,7 +390,7 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
                 for asset in assets:
                     stage_one(asset.path,
                               functools.partial(stage.add_copy, asset.path, asset.source))
-                seen, problems = _check_paths(paths)
+                seen, problems = check_paths(paths)
                 if problems:
                     raise BuildError(problems)
                 if failed:
