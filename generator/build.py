@@ -247,7 +247,7 @@ def build(options: BuildOptions) -> BuildReport:
     problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
-    pages = render_pages_parallel(site, options.jobs or default_jobs())
+    pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + list(content_assets)]
     raise_if_strict(problems, options)

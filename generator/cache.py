@@ -39,7 +39,8 @@ RECORD_FORMAT = "briefing-build-record/1"
 PARALLEL_THRESHOLD = 8
 CHUNK = 64
 
-Progress = Callable[[int, int], None]
+# Called as progress(stage, done, total), stage being "articles" or "pages".
+Progress = Callable[[str, int, int], None]
 
 
 def _version(dist: str) -> str:
@@ -206,7 +207,7 @@ def render_bodies(items: Sequence[tuple[bytes, str]], settings: MarkdownSettings
     missing = [i for i, body in enumerate(bodies) if body is None]
     total, done = len(items), len(items) - len(missing)
     if progress:
-        progress(done, total)
+        progress("articles", done, total)
     chunks = [missing[i:i + CHUNK] for i in range(0, len(missing), CHUNK)]
     for chunk, rendered in zip(chunks, _map_chunks(chunks, items, settings, jobs), strict=True):
         for index, body in zip(chunk, rendered, strict=True):
@@ -214,7 +215,7 @@ def render_bodies(items: Sequence[tuple[bytes, str]], settings: MarkdownSettings
             cache.put(keys[index], body)
         done += len(chunk)
         if progress:
-            progress(done, total)
+            progress("articles", done, total)
     return [b for b in bodies if b is not None], RenderStats(len(missing), total - len(missing))
 
 

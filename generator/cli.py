@@ -177,17 +177,21 @@ class _ProgressBar:
         self.delay = delay
         self.started = time.monotonic()
         self.bar: Any = None
+        self.stage = ""
         self.shown = 0
 
-    def update(self, done: int, total: int) -> None:
-        """Called by the build with how many of `total` articles are rendered."""
+    def update(self, stage: str, done: int, total: int) -> None:
+        """Called by the build: `done` of `total` steps of a stage ("articles", "pages")."""
         if not self.enabled or total <= 0:
             return
+        if stage != self.stage:
+            self.close()
+            self.stage, self.shown = stage, 0
         if self.bar is None:
             if time.monotonic() - self.started < self.delay or done >= total:
                 return
-            self.bar = click.progressbar(length=total, label="rendering articles",
-                                         file=sys.stderr, show_pos=True)
+            self.bar = click.progressbar(length=total, label=f"rendering {stage}",
+                                         file=sys.stderr, show_pos=stage == "articles")
             self.bar.__enter__()
         self.bar.update(done - self.shown)
         self.shown = done

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from generator.cache import Progress
 from generator.errors import BuildError
 from generator.render import SKIPPED, OutputFile, render_pages
 from generator.site import Site
@@ -41,10 +42,13 @@ class RenderedPages:
     """The site's pages as they arrive from the workers; `count` is known once iterated."""
 
     def __init__(self, site: Site, results: Iterator[list[OutputFile] | None] | None,
-                 pool: ProcessPoolExecutor | None = None):
+                 pool: ProcessPoolExecutor | None = None, shards: int = 0,
+                 progress: Progress | None = None):
         self.site = site
         self.results = results
         self.pool = pool
+        self.shards = shards
+        self.progress = progress
         self.count = 0
 
     def __iter__(self) -> Iterator[OutputFile]:
@@ -55,19 +59,22 @@ class RenderedPages:
                     self.count += 1
                     yield file
                 return
-            for shard in self.results:
+            for done, shard in enumerate(self.results, 1):
                 if shard is None:
                     render_pages(self.site)  # raises with exactly the serial build's problems
                     raise RuntimeError("a worker failed to render pages that render serially")
                 self.count += len(shard)
                 yield from shard
+                if self.progress:
+                    self.progress("pages", done, self.shards)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 gc.unfreeze()
 
 
-def render_pages_parallel(site: Site, jobs: int) -> RenderedPages:
+def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = None
+                          ) -> RenderedPages:
     """Every page of the site, rendered in `jobs` forked processes when the site is big enough
     to gain. The workers start now (before the writer takes its lock); the pages stream in,
     not in the order of a serial render but with the same paths and bytes."""
@@ -88,7 +95,7 @@ def render_pages_parallel(site: Site, jobs: int) -> RenderedPages:
                         for shard in itertools.islice(shards, jobs + 1))
     finally:
         _site = None
-    return RenderedPages(site, _results(pool, waiting, shards), pool)
+    return RenderedPages(site, _results(pool, waiting, shards), pool, count, progress)
 
 
 def _results(pool: ProcessPoolExecutor, waiting: deque, shards: Iterator[tuple[int, int]]

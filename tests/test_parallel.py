@@ -100,3 +100,14 @@ def test_an_edit_rewrites_only_the_affected_files(tmp_path: Path) -> None:
     # Listing pages show no body text; the feeds carry the full body, so they change.
     assert not any(rel.startswith(("tags/", "topics/", "authors/", "editions/"))
                    and rel.endswith(".html") for rel in changed), sorted(changed)
+
+
+def test_progress_is_reported_for_articles_and_pages(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    calls: list[tuple[str, int, int]] = []
+    build_site(site, jobs=2, progress=lambda *step: calls.append(step))
+    articles = [c for c in calls if c[0] == "articles"]
+    pages = [c for c in calls if c[0] == "pages"]
+    assert articles[-1] == ("articles", 24, 24) and articles[0][1] <= articles[-1][1]
+    assert pages and pages[-1][1] == pages[-1][2]
+    assert [c[1] for c in pages] == sorted(c[1] for c in pages)
