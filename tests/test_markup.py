@@ -1,0 +1,178 @@
+"""Markdown to safe HTML: known XSS payloads through the sanitiser and through a whole build."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import feedparser
+import lxml.etree
+import lxml.html
+import pytest
+
+from generator.config import DEFAULT_EXTENSIONS
+from generator.markup import MarkdownSettings, MarkupError, render_markdown, sanitise
+from tests.conftest import article, build_site, make_site
+
+PAYLOADS = [line for line in
+            (Path(__file__).parent / "fixtures" / "xss.txt").read_text(encoding="utf-8")
+            .splitlines() if line.strip() and not line.startswith("# ")]
+SETTINGS = MarkdownSettings.of(DEFAULT_EXTENSIONS + ("extra",), {}, False)
+FORBIDDEN_TAGS = {"script", "style", "iframe", "object", "embed", "base", "form", "meta",
+                  "link", "svg", "math", "input", "button", "template", "noscript", "frame",
+                  "frameset", "applet"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "xlink:href",
+                  "background", "cite", "srcset"}
+# The URL standard removes tabs and newlines anywhere and controls and spaces at either end.
+_REMOVED_ANYWHERE = re.compile(r"[\t\n\r]")
+
+
+def dangerous_url(value: str) -> bool:
+    """True for a URL a browser would run or render as a document."""
+    squeezed = _REMOVED_ANYWHERE.sub("", value).strip("\x00\x01\x02\x03\x04\x05\x06\x07"
+                                                      "\x08\x0b\x0c\x0e\x0f\x10\x11\x12"
+                                                      "\x13\x14\x15\x16\x17\x18\x19\x1a"
+                                                      "\x1b\x1c\x1d\x1e\x1f ").lower()
+    return squeezed.startswith(("javascript:", "vbscript:", "data:text/html", "data:image/svg"))
+
+
+def unsafe_parts(tree: lxml.html.HtmlElement, allow_json_ld: bool = False) -> list[str]:
+    """Everything in a parsed page that could run script."""
+    found = []
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tag = element.tag.lower().rsplit("}", 1)[-1]
+        if tag == "script" and allow_json_ld and element.get("type") == "application/ld+json":
+            continue
+        if tag in FORBIDDEN_TAGS and not (tag in ("link", "meta") and allow_json_ld):
+            found.append(f"<{tag}>")
+        for name, value in element.attrib.items():
+            name = name.lower()
+            if name.startswith("on"):
+                found.append(f"{tag}@{name}")
+            if name == "style" or name == "srcdoc":
+                found.append(f"{tag}@{name}")
+            if name in URL_ATTRIBUTES and dangerous_url(value):
+                found.append(f"{tag}@{name}={value!r}")
+    return found
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payload_is_neutralised_by_markdown_and_sanitiser(payload: str) -> None:
+    html = render_markdown(f"Intro.\n\n{payload}\n\nOutro.", SETTINGS).html
+    tree = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert unsafe_parts(tree) == [], html
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payload_inline_in_a_paragraph(payload: str) -> None:
+    html = render_markdown(f"Before {payload} after.", SETTINGS).html
+    tree = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert unsafe_parts(tree) == [], html
+
+
+def test_sanitiser_keeps_ordinary_newsroom_html() -> None:
+    html = sanitise('<figure><img src="/images/a.jpg" alt="A"><figcaption>Cap</figcaption>'
+                    '</figure><table><tr><td colspan="2">x</td></tr></table>'
+                    '<a href="https://example.org/" title="t">link</a>')
+    tree = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert tree.find(".//img").get("src") == "/images/a.jpg"
+    assert tree.find(".//a").get("href") == "https://example.org/"
+    assert tree.find(".//td").get("colspan") == "2"
+
+
+def test_plain_markdown_still_renders() -> None:
+    body = render_markdown("# Title\n\nSome *emphasis* and a [link](https://example.org/).",
+                           SETTINGS)
+    tree = lxml.html.fragment_fromstring(body.html, create_parent="div")
+    assert tree.find(".//em").text == "emphasis"
+    assert body.first_paragraph.startswith("Some emphasis")
+
+
+def test_markdown_nested_too_deeply_is_a_markup_error() -> None:
+    text = "".join("  " * depth + "- x\n" for depth in range(1200))
+    with pytest.raises(MarkupError):
+        render_markdown(text, MarkdownSettings.of(("sane_lists",), {}, False))
+
+
+HOSTILE_TEXT = '</script><script>alert("t")</script> & <b>bold</b> \' " ]]> --> {{ 7*7 }}'
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site whose every article body is one payload and whose front matter is hostile."""
+    root = tmp_path_factory.mktemp("xss")
+    articles = {}
+    for index, payload in enumerate(PAYLOADS):
+        meta = article(f"Story {index} {HOSTILE_TEXT}",
+                       f"2026-11-24T{index % 12:02d}:{index % 60:02d}:00+00:00",
+                       slug=f"story-{index}", standfirst=HOSTILE_TEXT, summary=payload[:200],
+                       author=[HOSTILE_TEXT], tags=[payload[:60], HOSTILE_TEXT],
+                       location=HOSTILE_TEXT, topic="world",
+                       image={"src": "/images/a.jpg", "alt": payload[:100],
+                              "caption": HOSTILE_TEXT, "credit": payload[:50]},
+                       source={"name": HOSTILE_TEXT, "url": "https://example.org/?a=1&b=<2>"})
+        articles[f"story-{index}"] = (meta, f"{payload}\n\nText {payload} more.\n")
+    site = make_site(root / "site", articles=articles,
+                     editions={"2026-11-24": ({"title": HOSTILE_TEXT,
+                                               "closing": PAYLOADS[0]}, PAYLOADS[2])},
+                     files={"content/images/a.jpg": b"\xff\xd8fake"},
+                     config={"description": HOSTILE_TEXT, "title": f"Site {HOSTILE_TEXT}"})
+    build_site(site)
+    return site / "output"
+
+
+def test_no_payload_survives_in_any_page(hostile_site: Path) -> None:
+    pages = sorted(hostile_site.rglob("*.html"))
+    assert len(pages) > len(PAYLOADS)
+    for page in pages:
+        tree = lxml.html.fromstring(page.read_bytes())
+        assert unsafe_parts(tree, allow_json_ld=True) == [], page
+
+
+def test_front_matter_text_round_trips_in_html(hostile_site: Path) -> None:
+    page = hostile_site / "2026/11/24/story-11/index.html"
+    tree = lxml.html.fromstring(page.read_bytes())
+    assert HOSTILE_TEXT in tree.findtext(".//h1")
+    summary = " ".join(PAYLOADS[11][:200].split())  # the summary field is the raw payload
+    assert tree.xpath("//meta[@name='description']/@content") == [summary]
+    assert tree.xpath("//html/@lang") == ["en"]
+
+
+def test_json_ld_is_valid_json_that_holds_the_title(hostile_site: Path) -> None:
+    tree = lxml.html.fromstring((hostile_site / "2026/11/24/story-11/index.html").read_bytes())
+    scripts = tree.xpath("//script[@type='application/ld+json']")
+    assert scripts
+    data = json.loads(scripts[0].text)
+    assert data["headline"] == f"Story 11 {HOSTILE_TEXT}"
+    assert "</script" not in scripts[0].text.lower()
+
+
+def test_feeds_parse_and_hold_the_exact_title(hostile_site: Path) -> None:
+    xml_files = [p for p in hostile_site.rglob("*.xml")]
+    assert xml_files
+    for path in xml_files:
+        lxml.etree.fromstring(path.read_bytes())  # well-formed XML, or this raises
+    feeds = [p for p in xml_files if p.name in ("feed.xml", "rss.xml")]
+    for path in feeds:
+        parsed = feedparser.parse(path.read_bytes())
+        assert not parsed.bozo, (path, parsed.get("bozo_exception"))
+        titles = [entry.title for entry in parsed.entries]
+        assert f"Story 11 {HOSTILE_TEXT}" in titles
+        for entry in parsed.entries:
+            for content in entry.get("content", []) + [entry.get("summary_detail") or {}]:
+                value = content.get("value", "") if isinstance(content, dict) else ""
+                if value and content.get("type") in ("text/html", "application/xhtml+xml"):
+                    fragment = lxml.html.fragment_fromstring(value, create_parent="div")
+                    assert unsafe_parts(fragment) == []
+
+
+def test_json_feed_holds_the_exact_title(hostile_site: Path) -> None:
+    for path in hostile_site.rglob("*.json"):
+        if path.name.startswith("."):
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "items" in data:
+            assert f"Story 11 {HOSTILE_TEXT}" in [item["title"] for item in data["items"]]
