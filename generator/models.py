@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import reprlib
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from generator.markup import RenderedBody, cut_at_word
 from generator.sources import Source
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Tag and author names repeat across a site's articles: make each one's slug once.
+_slug = functools.lru_cache(maxsize=8192)(slugify)
 ARTICLE_FIELDS = (
     "title", "date", "updated", "standfirst", "summary", "author", "topic", "tags", "image",
     "location", "source", "translation", "lead", "priority", "corrections", "slug", "draft",
@@ -343,7 +346,7 @@ class _FieldChecker:
         return tuple(authors)
 
     def author(self, name: str) -> Author:
-        slug = slugify(name)
+        slug = _slug(name)
         for profile in self.config.authors.values():
             if name.casefold() in (profile.slug, profile.name.casefold()):
                 return Author(profile.slug, profile.name, profile.bio, profile.url)
@@ -362,10 +365,10 @@ class _FieldChecker:
         for index, name in enumerate(value):
             if isinstance(name, (int, float)) and not isinstance(name, bool):
                 name = str(name)
-            if not isinstance(name, str) or not slugify(name):
+            if not isinstance(name, str) or not _slug(name):
                 self.fail(f"tag {_shown(name)} must be a word or phrase", "tags", index)
                 continue
-            tags.setdefault(slugify(name), Tag(slugify(name), " ".join(name.split())))
+            tags.setdefault(_slug(name), Tag(_slug(name), " ".join(name.split())))
         return tuple(tags.values())
 
     def image(self) -> Image | None:
