@@ -38,6 +38,8 @@ AGENCIES = (
     "ZUMA", "Zuma Press", "Shutterstock", "Alamy", "iStock", "Corbis", "Redux", "Polaris",
     "LightRocket", "Imago", "Handout", "Supplied", "Pool", "File photo", "UN Photo", "NASA",
     "Wikimedia Commons", "Unsplash", "Xinhua News Agency", "Kyodo News",
+    # the same agencies as Arabic-language pages credit them
+    "وام", "رويترز", "أ ف ب", "فرانس برس", "أسوشيتد برس", "الأناضول", "إ ب أ", "غيتي", "شينخوا",
 )
 
 MACHINE_TRANSLATION_NOTICES = (
@@ -55,23 +57,31 @@ BOILERPLATE = (
      "gallery link"),
     (r"^(?:read|see) (?:more|also|next|the full story|full story)\b", "related link"),
     (r"^(?:also read|further reading|what to read next)\b|^related\s*:", "related link"),
+    (r"^(?:(?:à )?lire aussi|voir aussi|lea también|leer más|lesen sie auch|mehr zum thema|"
+     r"leggi anche|ler também|leia também)\b", "related link"),
+    # a link label with a colon, then the linked headline: specific enough for long lines
+    (r"^(?:read more|read also|also read|see also|related|more on this|(?:à )?lire aussi|voir "
+     r"aussi|lea también|leer más|lesen sie auch|leggi anche|leia também)\s*:\s*\S",
+     "related headline link"),
     (r"^[^<>›»]{1,40}(?:\s[>›»]\s[^<>›»]{1,40}){1,6}$", "breadcrumb"),
     (r"^(?:live(?: updates| blog| coverage)?|watch|video|listen|podcast|audio|gallery)\s*:",
      "video or live link"),
-    (r"^(?:watch|play) (?:the )?(?:video|now|live)\b|^video duration\b|^\d{1,2}:\d{2}$",
-     "video link"),
+    (r"^(?:watch|play) (?:the )?(?:video|now|live)\b|^video duration\b", "video link"),
+    (r"^\d{1,2}[:.h]\d{2}(?:\s*(?:[ap]\.?m\.?|[A-Z]{2,4}))?$", "time stamp or video length"),
     (r"^media caption\b", "video caption"),
     (r"^(?:sign up|subscribe)\b|^(?:get|receive) (?:our|the) .{0,40}newsletter",
      "newsletter promotion"),
     (r"^follow (?:us|me|our|the)\b|^follow .{0,60}\bon (?:twitter|x|facebook|instagram|"
      r"whatsapp|telegram|linkedin|tiktok|youtube|threads|bluesky|google news)\b",
      "social link"),
-    (r"^(?:skip )?(?:advertisement|advert|ad|sponsored(?: content)?|supported by|story "
+    (r"^(?:skip )?(?:advertisement|advert|ad|sponsored(?: content)?|supported by|(?:video )?ad "
+     r"feedback|story "
      r"continues(?: below(?: advertisement)?)?|article continues (?:below|after(?: this)? "
      r"advertisement)|continue reading\b.*|scroll to continue(?: with content)?)$",
      "advertising"),
     (r"^(?:share|share this(?: article| story| page)?|share on \w+|copy link|link copied|email|"
      r"print|save|saved|save article|save for later|bookmark|gift(?: this)? article|tweet|"
+     r"share full article|key events|show key events only|pinned post|"
      r"comments?|\d+ comments?|show comments|view comments|listen|listen to (?:this )?"
      r"(?:article|story)|reuse this content|report an error|text size|aa|a a|font size|"
      r"skip to (?:main )?content|skip to navigation|menu|search|home|close|back|open in app|"
@@ -88,7 +98,14 @@ BOILERPLATE = (
     (r"\bis not responsible for the content of external (?:sites|internet sites)\b",
      "external links notice"),
     (r"^(?:acquire|purchase) licensing rights$", "page chrome"),
-    (r"^this (?:article|story) appeared in\b.*\bprint edition\b", "print edition note"),
+    (r"^this (?:article|story) appeared in\b.*\bprint edition\b|^a version of this (?:article|"
+     r"story) (?:appeared|appears) in print\b", "print edition note"),
+    (r"^listen to (?:this|the) (?:article|story)\b", "page chrome"),
+    (r"^(?:for immediate release|press release|news release|media release)$",
+     "press release label"),
+    (r"^(?:#\s?#\s?#|-\s?30\s?-|-*\s?ends\s?-*|notes? to editors?:?|media contacts?:?|"
+     r"press contacts?:?|media enquiries:?|for (?:further|more) information,? (?:please )?"
+     r"contact:?)$", "end of the release"),
     (r"\b\d+\s*(?:min|mins|minute|minutes)\.?\s+(?:read|listen)\b", "reading time"),
     (r"^(?:updated|published|posted)?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
      r"weeks?|months?)\s+ago$|^(?:just now|yesterday|today)$", "relative time"),
@@ -112,7 +129,7 @@ BOILERPLATE = (
 # Boilerplate whose patterns are specific enough to trust on long lines; others need <= 12 words.
 LONG_BOILERPLATE = frozenset({"gallery link", "print edition note", "copyright line",
                               "age notice", "app promotion", "newsletter promotion",
-                              "external links notice"})
+                              "external links notice", "related headline link"})
 
 # Headings of link lists ("Related", "Most read"): the short lines under them are links too.
 LINK_LIST_HEADING = re.compile(
@@ -164,11 +181,20 @@ MONTHS = {
     "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11,
     "dec": 12, "december": 12,
 }
+# French, Spanish and German month names, as pages in those languages print them
+for _number, _names in enumerate((
+        "janvier enero januar", "février fevrier févr febrero februar", "mars marzo märz",
+        "avril abril", "mai mayo", "juin junio juni", "juillet juil julio juli", "août aout agosto",
+        "septembre septiembre", "octobre octubre oktober", "novembre noviembre",
+        "décembre decembre diciembre dezember"), start=1):
+    MONTHS.update(dict.fromkeys(_names.split(), _number))
 WEEKDAYS = frozenset(
     "mon monday tue tues tuesday wed weds wednesday thu thur thurs thursday fri friday sat "
-    "saturday sun sunday".split()
+    "saturday sun sunday lundi mardi mercredi jeudi vendredi samedi dimanche lunes martes "
+    "miércoles jueves viernes sábado domingo montag dienstag mittwoch donnerstag freitag samstag "
+    "sonntag".split()
 )
-DATE_FILLER = frozenset("at on the of local time hrs hours h".split())
+DATE_FILLER = frozenset("at on the of local time hrs hours h le à de del las el um uhr".split())
 # Title-case words that make a short line a label ("Key Points"), not a person's name.
 NOT_NAME_WORDS = SECTION_WORDS | ROLE_WORDS | WEEKDAYS | set(MONTHS) | frozenset(
     "key points brief summary highlights takeaways update updates latest more top watch read "
@@ -272,7 +298,7 @@ def clean_lines(text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Markdown escaping
 
-_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z])")  # HTML reads "&#1" and "&copy" without ";"
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]{}])")
 _LEADING_MARKER = re.compile(r"^([#>+\-]|\d+(?=[.)]))")
 
@@ -367,16 +393,18 @@ def _opens_quote(text: str) -> bool:
 # Dates
 
 _DATE_LABEL = re.compile(
-    r"(?<![\w])(?:(?P<updated>(?:last\s+)?(?:updated|modified|update|edited|revised))|"
+    r"(?<![\w])(?:(?P<updated>(?:last\s+)?(?:updated|modified|update|edited|revised)|mis à jour|"
+    r"modifié|actualizado|actualizada|aktualisiert)|"
     r"(?P<published>(?:first\s+|originally\s+)?(?:published|posted|issued|created|released|"
-    r"filed))|(?P<date>date))(?:\s+(?:on|at))?\s*[:：]?\s*",
+    r"filed)|publié|publicado|publicada|veröffentlicht)|(?P<date>date))"
+    r"(?:\s+(?:on|at|le|el|am))?\s*[:：]?\s*",
     re.IGNORECASE,
 )
 _WHEN_TOKEN = re.compile(
     r"(?P<iso>\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"(?:\s?(?:Z|[+-]\d{2}:?\d{2})(?!\d))?)"
     r"|(?P<numeric>\d{1,2}[/.-]\d{1,2}[/.-]\d{4})"
-    r"|(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[ap]\.?\s?m\b\.?)?|\d{1,2}\s*[ap]\.?\s?m\b\.?)"
+    r"|(?P<time>\d{1,2}h\d{2}\b|\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s*[ap]\.?\s?m\b\.?)?|\d{1,2}\s*[ap]\.?\s?m\b\.?)"
     r"|(?P<year>\d{4})(?!\d)"
     r"|(?P<day>\d{1,2})(?:st|nd|rd|th)?(?![\d:])"
     r"|(?P<offset>[+-]\d{1,2}(?::?\d{2})?)(?!\d)"
@@ -528,8 +556,18 @@ class DateMention:
     note: str = ""
 
 
+_GLUED_CLOCK = re.compile(r"(?<=[\s,]\d{4})(?=\d{1,2}:\d{2}\b)")
+_GLUED_LABEL = re.compile(r"(?<=[0-9A-Za-z])(?=(?:Updated|Published|Posted|Last updated)\b)")
+
+
+def _unglue_date(text: str) -> str:
+    """Parts of a date that a copy ran together ("March 3, 20237:45 AM GMTUpdated 3 hours ago")."""
+    return _GLUED_LABEL.sub(" ", _GLUED_CLOCK.sub(" ", text))
+
+
 def parse_date_line(text: str, tz: ZoneInfo) -> tuple[DateMention, ...]:
     """The dates a line consists of ("Updated: June 8, 2023, 4:15 PM"), or () if it is not one."""
+    text = _unglue_date(text)
     labels = list(_DATE_LABEL.finditer(text))
     if not labels:
         when, note = parse_when(text, tz)
@@ -547,6 +585,10 @@ def parse_date_line(text: str, tz: ZoneInfo) -> tuple[DateMention, ...]:
         if _RELATIVE_TIME.match(segment):
             continue
         when, note = parse_when(segment, tz)
+        if when is None and mentions:  # "Published 3 March 2023 10:15, updated 12:40"
+            day = mentions[-1].when
+            month = next(name for name, number in MONTHS.items() if number == day.month)
+            when, note = parse_when(f"{day.day} {month} {day.year} {segment}", tz)
         if when is None:
             return ()
         mentions.append(DateMention(label.lastgroup or "date", when, note))
@@ -584,10 +626,11 @@ class Unit:
     link_list: bool = False
 
 
-_BYLINE = re.compile(r"^(?:by|words by|written by|story by|text by|report by)\s+(.+)$",
+_BYLINE = re.compile(r"^(?:by|words by|written by|story by|text by|report by|par|por|von|door)"
+                     r"\s+(.+)$",
                      re.IGNORECASE)
 _CREDIT_LABEL = re.compile(
-    r"^(?:photo(?:graph|graphy|s)?|pictures?|image(?: source)?|credit|photo credit|"
+    r"^(?:photo(?:graph|grapher|graphy|s)?|pictures?|image(?: source)?|credit|photo credit|"
     r"illustration|graphic|main image|top image|header image|lead image)"
     r"\s*(?:by\b|:|,|\.\.\.|…)\s*(?P<who>.+)$",
     re.IGNORECASE,
@@ -613,6 +656,9 @@ HEADER_CHROME = frozenset({"page chrome", "reading time", "share buttons", "rela
                            "app promotion", "photo chrome"})
 _META_SEPARATOR = re.compile(r"\s+[|·•]\s+")
 _DATELINE_AGENCY = re.compile(r"^.{0,80}?\((?P<agency>[^()]{2,40})\)\s*(?:[-–—]{1,2}|:)\s")
+_DATELINE_DATE = re.compile(
+    r"^[A-Z][\w .'’-]{1,40}(?:,\s+[A-Z][\w .'’-]{1,30})?,\s+(?P<date>(?:[A-Z][a-z]{2,8}\.?\s+"
+    r"\d{1,2}(?:st|nd|rd|th)?,?|\d{1,2}\s+[A-Z][a-z]{2,8}\.?,?)\s+\d{4})\s*(?:[-–—/:]|\(|$)")
 _DATELINE = re.compile(r"^[A-Z][A-Z .'’-]{2,}(?:,[^–—-]{0,40})?\s*[-–—]{1,2}\s|"
                        r"^[A-Z][A-Za-z .'’-]{2,40},?\s+[^()]{0,30}\([^()]{2,40}\)\s*[-–—]")
 
@@ -632,6 +678,9 @@ class Classifier:
         """The kind of one non-blank line, judged on the line alone."""
         if self.is_notice(text):
             return Unit(line, text, Kind.NOTICE, reason="machine translation notice")
+        reason = self.drop_reason(text)
+        if reason in LONG_BOILERPLATE:  # "A version of this article appears in print … | Subscribe"
+            return Unit(line, text, Kind.DROP, reason=reason)
         meta = self.classify_meta(line, text)
         if meta.kind is not Kind.TEXT:
             return meta
@@ -814,6 +863,22 @@ def byline_authors(text: str, classifier: Classifier) -> tuple[str, ...]:
 
 def name_line_authors(text: str) -> tuple[str, ...]:
     """A line that is only a person's name (or names), maybe with a role after `,` or `|`."""
+    return _name_line(text) or _name_with_glued_role(text)
+
+
+def _name_with_glued_role(text: str) -> tuple[str, ...]:
+    """ "Jane Doe Transport correspondent": a name, then a role ending in a role word."""
+    words = text.split()
+    if not 3 <= len(words) <= 8 or words[-1].casefold() not in ROLE_WORDS:
+        return ()
+    for size in (2, 3):
+        role = words[size:]
+        if role and _is_role(" ".join(role)) and _name_line(" ".join(words[:size])):
+            return _name_line(" ".join(words[:size]))
+    return ()
+
+
+def _name_line(text: str) -> tuple[str, ...]:
     name, _, role = _name_and_role(text)
     if role and not _is_role(role):
         return ()
@@ -822,7 +887,7 @@ def name_line_authors(text: str) -> tuple[str, ...]:
     if len(parts) > 3 or not all(2 <= _words(p) <= 4 and _name_words(p, 4) for p in parts):
         return ()
     folded = {w.casefold().strip(".") for w in name.split()}
-    if folded & NOT_NAME_WORDS or re.search(r"\d", name):
+    if folded & NOT_NAME_WORDS or re.search(r"\d|\w['’]s\b", name):
         return ()
     return tuple(_clean_name(p) for p in parts)
 
@@ -895,8 +960,9 @@ def _mark_link_lists(units: list[Unit]) -> list[Unit]:
     result = []
     in_list = False
     for unit in units:
-        if (in_list and unit.kind is Kind.TEXT and not _ends_closed(unit.text)
-                and _words(unit.text) <= 25):
+        headline = not _ends_closed(unit.text) or (unit.text.endswith("?")
+                                                   and _sentences(unit.text) == 1)
+        if in_list and unit.kind is Kind.TEXT and headline and _words(unit.text) <= 25:
             unit = Unit(unit.line, unit.text, Kind.DROP,
                         reason="link under a related-links heading")
         elif unit.kind is not Kind.DROP:
@@ -951,6 +1017,7 @@ class _Reading:
     dates: list[tuple[DateMention, int]] = field(default_factory=list)
     body: list[tuple[str, int, bool]] = field(default_factory=list)
     dropped: list[DroppedLine] = field(default_factory=list)
+    entry_heads: set[int] = field(default_factory=set)  # lines right after a live-blog time stamp
 
 
 class _Reader:
@@ -963,6 +1030,7 @@ class _Reader:
         self.taken = _Reading()
         self.caption_index: int | None = None
         self.pending_credit: tuple[str, int] | None = None
+        self.tail_reason = "after the closing date line"
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -1022,6 +1090,8 @@ class _Reader:
         elif (self.taken.caption is None and following is not None
               and following.kind is Kind.CAPTION and not following.credit):
             self.pending_credit = (unit.credit, unit.line)
+        elif self.taken.title is None and self.classifier.is_agency(unit.text):
+            self.drop(index, "outlet name or credit before the headline")
         else:
             self.drop(index, "photo credit with no caption beside it")
 
@@ -1147,6 +1217,8 @@ class _Reader:
     def is_standfirst(self, index: int) -> bool:
         """The sub-headline: one sentence, no credit, no notice, not the story's first line."""
         text = self.units[index].text
+        if index and self.units[index - 1].reason == "time stamp or video length":
+            return False  # a live blog's first entry
         if (_words(text) < 4 or _words(text) > 60 or _sentences(text) != 1
                 or text.endswith(":") or _opens_quote(text) or _DATELINE.match(text)
                 or _DATELINE_AGENCY.match(text)):
@@ -1171,6 +1243,10 @@ class _Reader:
         """The last index of the closing date line(s): everything after them is the page's."""
         substantial = [i for i in range(start, len(self.units)) if _substantial(self.units[i])]
         for index in range(start, len(self.units)):
+            unit = self.units[index]
+            if unit.reason == "end of the release" and any(i < index for i in substantial):
+                self.tail_reason = "after the end of the release"
+                return index
             if self.units[index].kind is not Kind.DATE:
                 continue
             before = sum(1 for i in substantial if i < index)
@@ -1191,6 +1267,8 @@ class _Reader:
             if unit.kind is not Kind.TEXT and not (quote_open and unit.kind is Kind.CAPTION):
                 self.take_meta(index)
                 continue
+            if index and self.units[index - 1].reason == "time stamp or video length":
+                self.taken.entry_heads.add(unit.line)
             if quote_open:
                 quote_open = unit.text[:1] in OPENING_QUOTES and _opens_quote(unit.text)
                 self.taken.body.append((unit.text, unit.line, True))
@@ -1212,7 +1290,7 @@ class _Reader:
         end = len(self.units) if closing is None else closing + 1
         self.read_body(start, end)
         for index in range(end, len(self.units)):
-            self.drop(index, "after the closing date line")
+            self.drop(index, self.tail_reason)
         if not self.taken.body and self.taken.standfirst:
             self.taken.body.append((*self.taken.standfirst, False))
             self.taken.standfirst = None
@@ -1220,8 +1298,30 @@ class _Reader:
             raise BuildError([error(self.name, self.taken.title[1] if self.taken.title else None,
                                     "no article body found after the headline")])
         self.read_source()
+        self.read_dateline_date()
+        self.drop_author_bio()
         self.taken.dropped.sort(key=lambda d: d.line)
         return self.taken
+
+    def read_dateline_date(self) -> None:
+        """With no date line, a dateline with a full date ("PARIS, March 3, 2023 —") dates it."""
+        text, line, _ = self.taken.body[0]
+        match = _DATELINE_DATE.match(text)
+        if self.taken.dates or not match:
+            return
+        when, note = parse_when(match.group("date"), self.classifier.tz)
+        if when is not None:
+            self.taken.dates.append((DateMention("date", when, note), line))
+
+    def drop_author_bio(self) -> None:
+        """A last paragraph about the author ("Jane Doe covers transport …") is the page's."""
+        names = self.taken.authors[0] if self.taken.authors else ()
+        text, line, _ = self.taken.body[-1]
+        if (len(self.taken.body) > 1 and _words(text) <= 40
+                and any(re.match(rf"{re.escape(n)}\s+(?:covers|writes|reports|is|was|has|"
+                                 rf"edits|works)\b", text) for n in names)):
+            self.taken.body.pop()
+            self.taken.dropped.append(DroppedLine(text, "about the author", line))
 
     def read_source(self) -> None:
         """A wire dateline ("LONDON, June 8 (Reuters) -") names the original publisher."""
@@ -1237,7 +1337,9 @@ class _Reader:
 
 
 def _short_open(text: str) -> bool:
-    return _words(text) <= 12 and len(text) <= 90 and not _ends_closed(text)
+    # a closing quote after a word does not end a sentence: "Union says members are ‘ready’"
+    unquoted = text.rstrip("’”\"»") if text[-1:] in "’”\"»" and text[-2:-1].isalnum() else text
+    return _words(text) <= 12 and len(text) <= 90 and not _ends_closed(unquoted)
 
 
 _CONTRIBUTORS = re.compile(r"^(?:additional )?(?:reporting|writing|editing|compiled|produced|"
@@ -1246,21 +1348,25 @@ _CONTRIBUTORS = re.compile(r"^(?:additional )?(?:reporting|writing|editing|compi
 
 def _crosshead_shape(text: str) -> bool:
     """Short, unpunctuated, and not a quote, a list item or a contributors' line."""
-    return (_short_open(text) and text[0] not in OPENING_QUOTES and ";" not in text
-            and not re.match(r"[-•*·–—]", text) and not _CONTRIBUTORS.match(text))
+    return (_short_open(text) and text[0].isalnum() and ";" not in text
+            and not re.match(r"[-•*·–—]|\d+[.)]\s", text) and not _CONTRIBUTORS.match(text))
 
 
-def body_blocks(body: Sequence[tuple[str, int, bool]]
+def body_blocks(body: Sequence[tuple[str, int, bool]], entry_heads: frozenset[int] = frozenset()
                 ) -> tuple[list[tuple[str, bool]], list[DroppedLine]]:
-    """Paragraphs and crossheads (text, is_crosshead) in order; trailing promos dropped."""
+    """Paragraphs and crossheads (text, is_crosshead) in order; trailing promos dropped.
+
+    `entry_heads` are lines after a live blog's time stamp: a crosshead there may open the body.
+    """
     items = list(body)
     dropped = []
-    while len(items) > 1 and _short_open(items[-1][0]) and not items[-1][2]:
+    while (len(items) > 1 and _short_open(items[-1][0]) and not items[-1][2]
+           and not _CONTRIBUTORS.match(items[-1][0])):
         text, line, _ = items.pop()
         dropped.append(DroppedLine(text, "after the body (promotion or link)", line))
     blocks = []
-    for index, (text, _line, quoted) in enumerate(items):
-        previous_ok = index > 0 and not _short_open(items[index - 1][0])
+    for index, (text, line, quoted) in enumerate(items):
+        previous_ok = line in entry_heads or index > 0 and not _short_open(items[index - 1][0])
         next_ok = index + 1 < len(items) and not _short_open(items[index + 1][0])
         crosshead = _crosshead_shape(text) and not quoted and previous_ok and next_ok
         blocks.append((text, crosshead))
@@ -1388,7 +1494,7 @@ def import_text(text: str, *, name: str, rules: ImportRules, tz: ZoneInfo,
     reading = _Reader(units, classifier, name).read()
     dates = resolve_dates(reading.dates, tz, name, date, now)
     authors, author_warnings = _resolve_authors(reading, author, name)
-    blocks, trailing = body_blocks(reading.body)
+    blocks, trailing = body_blocks(reading.body, frozenset(reading.entry_heads))
     slug = slugify(reading.title[0] if reading.title else "", max_length=80, word_boundary=True)
     if not slug:
         raise BuildError([error(name, reading.title[1] if reading.title else None,

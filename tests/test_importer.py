@@ -100,7 +100,7 @@ LOOKALIKES = [
     "[TOC]", "[^1]: not a footnote", "| a | b |", "---", "***", "___", "~~~ not a fence",
     "```", ": not a definition", "ends with a hash #", "a backslash \\ here", "R&amp;D",
     "&copy; 2024", "{: .class}", "text {#id}", "*[HTML]: abbr", "1) also not a list",
-    "= not setext", "!", "![alt](x.png)",
+    "= not setext", "!", "![alt](x.png)", "&#1 and &copy without a semicolon", "AT&T",
 ]
 
 
@@ -202,6 +202,9 @@ def test_repeated_headline_is_dropped() -> None:
     ("Jane Doe, Transport Correspondent", "Jane Doe"),
     ("By Jane Doe | June 8, 2023", "Jane Doe"),
     ("Jane Doe · 5 min read", "Jane Doe"),
+    ("Jane Doe Transport correspondent", "Jane Doe"),
+    ("Par Hélène Quéré", "Hélène Quéré"),
+    ("Por José Núñez", "José Núñez"),
 ])
 def test_byline_after_the_headline(byline: str, author: str | list[str]) -> None:
     result = run_import("\n".join(["Port workers end strike after pay deal", byline, BODY]))
@@ -302,6 +305,7 @@ CAPTION = "Dockers gather outside the port gates in Felixstowe on Monday."
 
 @pytest.mark.parametrize(("line", "credit"), [
     (f"{CAPTION} Reuters", "Reuters"),
+    (f"{CAPTION} Photographer: Jane Doe/Bloomberg", "Jane Doe/Bloomberg"),
     (f"{CAPTION} AP", "AP"),
     (f"{CAPTION} AP Photo", "AP Photo"),
     (f"{CAPTION} AFP", "AFP"),
@@ -474,6 +478,9 @@ def test_ambiguous_numeric_date_is_noted() -> None:
     ("Published: 8 June 2023 | Updated: 9 June 2023", ["published", "updated"]),
     ("June 8, 2023", ["date"]),
     ("June 8, 2023 4:15 PM GMT+1 Updated 2 hours ago", ["date"]),
+    ("June 8, 20234:15 PM GMTUpdated 2 hours ago", ["date"]),
+    ("Publié le 8 juin 2023 à 16h15, mis à jour à 17h40", ["published", "updated"]),
+    ("Published: 8 June 2023 16:15, updated 17:40", ["published", "updated"]),
 ])
 def test_date_line_labels(line: str, kinds: list[str]) -> None:
     assert [m.kind for m in parse_date_line(line, LONDON)] == kinds
@@ -532,6 +539,7 @@ def test_date_option_does_not_override_the_text() -> None:
     "Recommended", "Most Read", "Advertisement", "Share this article",
     "Listen to this article", "6 min read", "English | العربية", "© 2023 The Daily Ledger",
     "Story continues below advertisement", "This article is more than 2 years old",
+    "Share full article", "Video Ad Feedback", "Listen to this article · 5:12 min Learn more",
 ])
 def test_boilerplate_lines_are_dropped(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
@@ -620,6 +628,86 @@ def test_repeated_body_lines_are_dropped() -> None:
 QUOTE = ["“We have secured a deal that recognises the work our members do.",
          "“They kept the country supplied",
          "“And they deserve this,” said the union’s regional secretary."]
+
+
+def test_glued_date_and_same_day_update_times() -> None:
+    result = run_import(story(HEADLINE, "Publié le 8 juin 2023 à 16h15, mis à jour à 17h40",
+                              BODY, MORE))
+    assert front(result)["date"] == "2023-06-08T16:15:00+01:00"
+    assert front(result)["updated"] == "2023-06-08T17:40:00+01:00"
+    glued = run_import(story(HEADLINE, "June 8, 20234:15 PM GMTUpdated 2 hours ago", BODY))
+    assert front(glued)["date"] == "2023-06-08T17:15:00+01:00" and "updated" not in front(glued)
+
+
+def test_press_release_label_end_marker_and_contacts_are_dropped() -> None:
+    result = run_import(story("FOR IMMEDIATE RELEASE", HEADLINE,
+                              "FELIXSTOWE, June 8, 2023 — " + BODY, MORE, "###",
+                              "Media contact:", "Jane Doe, press office", "01234 567890"))
+    assert "author" not in front(result)
+    assert front(result)["date"] == "2023-06-08T00:00:00+01:00"
+    assert result.paragraphs == ("FELIXSTOWE, June 8, 2023 — " + BODY, MORE)
+    assert reasons(result)["FOR IMMEDIATE RELEASE"] == "press release label"
+    assert reasons(result)["01234 567890"] == "after the end of the release"
+
+
+def test_dateline_date_does_not_override_a_date_line() -> None:
+    result = run_import(story(HEADLINE, "Published: 9 June 2023", "FELIXSTOWE, June 8, 2023 — "
+                              + BODY, MORE))
+    assert front(result)["date"] == "2023-06-09T00:00:00+01:00"
+
+
+def test_author_bio_after_the_last_paragraph_is_dropped() -> None:
+    bio = "Jane Doe covers ports and shipping for the business desk."
+    result = run_import(story(HEADLINE, "By Jane Doe", BODY, MORE, bio))
+    assert result.paragraphs == (BODY, MORE) and reasons(result)[bio] == "about the author"
+    other = "John Roe covers ports and shipping for the business desk."
+    assert other in run_import(story(HEADLINE, "By Jane Doe", BODY, other)).paragraphs
+
+
+def test_print_edition_note_with_links_is_dropped_not_a_byline() -> None:
+    note = ("A version of this article appears in print on June 9, 2023, Section B, Page 2 of "
+            "the New York edition with the headline: Dockers End Strike. Order Reprints | "
+            "Today’s Paper | Subscribe")
+    result = run_import(story(HEADLINE, "By Jane Doe", BODY, MORE, note))
+    assert front(result)["author"] == "Jane Doe" and reasons(result)[note] == "print edition note"
+
+
+@pytest.mark.parametrize("line", [
+    "Lire aussi : Le prix du lait au plus bas depuis cinq ans, selon la coopérative laitière",
+    "Read more: Dockers at the port vote on a new deal after nine days on strike at the gates",
+])
+def test_long_related_headline_links_are_dropped(line: str) -> None:
+    result = run_import(story(HEADLINE, BODY, line, MORE))
+    assert result.paragraphs == (BODY, MORE) and line in reasons(result)
+
+
+def test_arabic_caption_with_agency_credit() -> None:
+    result = run_import(story("ارتفاع صادرات الموانئ الإماراتية خلال العام الماضي",
+                              "سفن حاويات في ميناء جبل علي يوم الخميس. وام", BODY, MORE))
+    assert front(result)["image"] == {"caption": "سفن حاويات في ميناء جبل علي يوم الخميس.",
+                                      "credit": "وام"}
+
+
+def test_live_blog_time_stamps_are_dropped_and_entry_headlines_are_crossheads() -> None:
+    result = run_import(story(HEADLINE, "By Jane Doe", "Key events", "09:45",
+                              "Talks begin at the port", BODY, "10:20",
+                              "Union says members are ‘ready to compromise’", MORE))
+    assert result.crossheads == ("Talks begin at the port",
+                                 "Union says members are ‘ready to compromise’")
+    assert result.paragraphs == (BODY, MORE)
+    assert reasons(result)["09:45"] == "time stamp or video length"
+
+
+@pytest.mark.parametrize("line", ["# of empty units: 37", "1. A numbered line"])
+def test_lines_starting_with_markdown_characters_are_not_crossheads(line: str) -> None:
+    result = run_import("\n".join([HEADLINE, BODY, line, MORE]))
+    assert result.crossheads == () and line in result.paragraphs
+
+
+def test_question_lines_under_a_related_heading_are_links() -> None:
+    question = "What is council tax and how is it worked out?"
+    result = run_import(story(HEADLINE, BODY, MORE, "More on this story", question))
+    assert reasons(result)[question] == "link under a related-links heading"
 
 
 def test_crossheads_become_subheadings() -> None:
