@@ -247,10 +247,10 @@ def build(options: BuildOptions) -> BuildReport:
     problems += found
     site, found = build_site_model(published, notes, config, now)
     problems += found
+    raise_if_strict(problems, options)
     pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + list(content_assets)]
-    raise_if_strict(problems, options)
     written = write_output(pages, assets, output_dir)
     report = BuildReport(
         output_dir=output_dir, articles=len(published), pages=pages.count,

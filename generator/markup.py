@@ -123,10 +123,13 @@ def render_markdown(text: str, settings: MarkdownSettings) -> RenderedBody:
                           "other hundreds of levels deep) to convert") from None
     if not settings.unsafe_html:
         body = sanitise(body)
-    extractor = _TextExtractor()
-    extractor.feed(body)
-    extractor.close()
-    return RenderedBody(body, extractor.first_paragraph.strip(), extractor.words)
+    found = None if settings.unsafe_html else _extract_sanitised(body)
+    if found is None:
+        extractor = _TextExtractor()
+        extractor.feed(body)
+        extractor.close()
+        found = extractor.first_paragraph, extractor.words
+    return RenderedBody(body, found[0].strip(), found[1])
 
 
 def render_inline(text: str, settings: MarkdownSettings) -> str:
@@ -170,6 +173,58 @@ class _TextExtractor(HTMLParser):
 
 
 _VOID = frozenset({"br", "hr", "img", "wbr", "col", "input", "meta", "link"})
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\t\n\r\f />\x00]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+
+
+def _extract_sanitised(fragment: str) -> tuple[str, int] | None:
+    """What _TextExtractor finds (first paragraph, words), for the sanitiser's well-formed
+    output, without HTMLParser's per-character work; None for anything it would parse
+    differently (comments, declarations, a stray '<'), which then goes to _TextExtractor."""
+    if "<!" in fragment or "<?" in fragment:
+        return None
+    first: list[str] = []
+    words = depth = skip = 0
+    in_first = done = False
+    position = 0
+
+    def data(text: str) -> None:
+        nonlocal words
+        text = html.unescape(text)
+        words += len(text.split())
+        if in_first and not skip:
+            first.append(text)
+
+    for match in _TAG.finditer(fragment):
+        text = fragment[position:match.start()]
+        if "<" in text:
+            return None
+        if text:
+            data(text)
+        position = match.end()
+        closing, tag = match.group(1) == "/", match.group(2).lower()
+        if tag in ("script", "style"):  # HTMLParser reads their content as raw text
+            return None
+        if not closing:
+            if tag == "sup":
+                skip += 1
+            if tag == "p" and depth == 0 and not done:
+                in_first = True
+            if tag not in _VOID:
+                depth += 1
+        if closing or match.group(3).endswith("/"):
+            if tag == "sup" and skip:
+                skip -= 1
+            if tag not in _VOID:
+                depth = max(0, depth - 1)
+            if tag == "p" and in_first and depth == 0:
+                in_first = False
+                done = bool("".join(first).strip())
+    rest = fragment[position:]
+    if "<" in rest:
+        return None
+    if rest:
+        data(rest)
+    return "".join(first), words
 
 
 def plain_text(fragment: str) -> str:

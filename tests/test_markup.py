@@ -176,3 +176,28 @@ def test_json_feed_holds_the_exact_title(hostile_site: Path) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and "items" in data:
             assert f"Story 11 {HOSTILE_TEXT}" in [item["title"] for item in data["items"]]
+
+
+def test_fast_text_extraction_matches_the_html_parser() -> None:
+    import random
+
+    from generator.markup import _extract_sanitised, _TextExtractor
+
+    pieces = ["<b>x</b>", "a&amp;b", "&nbsp;", "<sup>1</sup>", "<p>", "</p>", "<br/>",
+              "<img src='a>b'>", "<!-- c -->", "<script>x</script>", "\u00a0", "word", " ",
+              "\n", '<a href="x/">l</a>', "<", ">", "&", "&#x41;", "<p class='a'>", "<em>",
+              "</em>", "<div>", "</div>", "<hr>", "*e*", "<q>", "two words"]
+    rng = random.Random(3)
+    checked = 0
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        for fragment in (text, sanitise(text)):
+            fast = _extract_sanitised(fragment)
+            if fast is None:
+                continue
+            parser = _TextExtractor()
+            parser.feed(fragment)
+            parser.close()
+            assert fast == (parser.first_paragraph, parser.words), fragment
+            checked += 1
+    assert checked > 300
