@@ -24,7 +24,10 @@ from generator.sources import Source
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Tag and author names repeat across a site's articles: make each one's slug once.
-_slug = functools.lru_cache(maxsize=8192)(slugify)
+@functools.lru_cache(maxsize=8192)
+def _slug(name: str) -> str:
+    """A tag's or author's URL slug, short enough to be a file name."""
+    return slugify(name, max_length=SLUG_LIMIT)
 ARTICLE_FIELDS = (
     "title", "date", "updated", "standfirst", "summary", "author", "topic", "tags", "image",
     "location", "source", "translation", "lead", "priority", "corrections", "slug", "draft",
@@ -32,6 +35,7 @@ ARTICLE_FIELDS = (
 EDITION_FIELDS = ("title", "author", "closing")
 SUMMARY_LIMIT = 240
 SLUG_LIMIT = 120
+MIN_YEAR, MAX_YEAR = 1000, 9000
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ def parse_datetime(value: Any, tz: ZoneInfo) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None  # far dates overflow when moved between zones or given a news window
     return parsed
 
 
@@ -254,7 +260,8 @@ class _FieldChecker:
         parsed = parse_datetime(value, self.config.tz)
         if parsed is None:
             self.fail(f"'{key}' must be an ISO 8601 date or date-time such as 2026-11-24 or "
-                      f"2026-11-24T07:30:00+04:00, not {_shown(value)}", key)
+                      f"2026-11-24T07:30:00+04:00 (years {MIN_YEAR}-{MAX_YEAR}), "
+                      f"not {_shown(value)}", key)
         return parsed
 
     def article(self) -> Article | None:

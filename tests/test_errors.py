@@ -43,7 +43,8 @@ def test_every_problem_of_a_build_is_printed_at_once(tmp_path: Path) -> None:
     assert code == 1
     lines = output.strip().splitlines()
     assert lines[0] == ("content/one.md:3: error: 'date' must be an ISO 8601 date or date-time "
-                        "such as 2026-11-24 or 2026-11-24T07:30:00+04:00, not 'not a date'")
+                        "such as 2026-11-24 or 2026-11-24T07:30:00+04:00 (years 1000-9000), "
+                        "not 'not a date'")
     assert lines[1].startswith("content/three.md:")
     assert lines[2].startswith("content/two.md:4: error: unknown topic 'sport'")
     assert lines[-1] == "build failed: 3 errors"
@@ -208,3 +209,19 @@ def test_markdown_too_deep_is_reported_against_the_article(tmp_path: Path) -> No
 
 def test_problems_without_a_line_still_name_the_file() -> None:
     assert Problem("output", None, "x").format() == "output: error: x"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_dates_at_the_ends_of_time_are_errors_not_crashes(tmp_path: Path, when: str) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("A", when), "Body.")},
+                     config={"timezone": "Pacific/Kiritimati"})
+    code, output = run("build", "--site", str(site), "--future", *NOW)
+    assert code == 1 and output.startswith("content/a.md:3: error: 'date' must be")
+
+
+def test_very_long_tag_and_author_still_build(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "a": (article("A", tags=["t" * 400], author=["Name " * 100]), "Body.")})
+    report = build_site(site)
+    assert report.articles == 1
+    assert all(len(part) <= 255 for p in (site / "output").rglob("*") for part in p.parts)
