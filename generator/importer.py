@@ -93,8 +93,11 @@ BOILERPLATE = (
      r"your browser does not support .*|sign in|log in|register|\d[\d,.]*k?)[.!]?$",
      "page chrome"),
     (r"\bon ios (?:or|and) android\b", "app promotion"),
-    (r"^privacy notice:|\bgoogle recaptcha\b|^(?:after|skip past) newsletter promotion$",
+    (r"^privacy notice:|\bgoogle recaptcha\b|^(?:after|skip past) newsletter promotion$|"
+     r"^thanks for reading\b.{0,80}\bsubscribe\b|\bsubscribe for free to\b",
      "newsletter promotion"),
+    (r"^please use .{0,30}\bbrowser\b.{0,30}\bvideo player\b|^this video can ?not be played\b|"
+     r"^your device may not support\b", "video player chrome"),
     (r"\bis not responsible for the content of external (?:sites|internet sites)\b",
      "external links notice"),
     (r"^(?:acquire|purchase) licensing rights$", "page chrome"),
@@ -110,6 +113,8 @@ BOILERPLATE = (
     (r"^(?:updated|published|posted)?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
      r"weeks?|months?)\s+ago$|^(?:just now|yesterday|today)$", "relative time"),
     (r"^(?:image|photo|picture|slide) \d+ of \d+$|^\d+ of \d+$|^\d+/\d+$", "gallery counter"),
+    (r"^(?:representative|file|stock) (?:image|photo|picture)s?$|^image for representation\b"
+     r"|^image used for representational purposes?\b", "photo chrome"),
     (r"^(?:open image in gallery|enlarge this image|toggle caption|hide caption|expand image|"
      r"view image in fullscreen|image|photo|picture|caption)\s*:?$", "photo chrome"),
     (r"^(?:topics|tags|filed under|more on these topics|explore more on these topics|"
@@ -138,7 +143,8 @@ LINK_LIST_HEADING = re.compile(
     r"watched|commented)(?: stories| articles| today| this week| now)?(?: (?:from|on|in) .{1,40})?"
     r"|trending(?: now| stories)?"
     r"|top stories|more stories|more news|latest(?: news| stories)?|more from .{1,40}|up next|"
-    r"more like this|read more|read next|you (?:may|might) also (?:like|be interested in)|"
+    r"more like this|read more(?: (?:from|on|about) .{1,40})?|read next|más información|"
+    r"sur le même sujet|mehr zum thema|you (?:may|might) also (?:like|be interested in)|"
     r"don'?t miss|editor'?s picks?|explore more|more galleries|more videos|(?:explore )?more on "
     r"(?:these|this) (?:topics?|story)|(?:related )?topics)"
     r"\s*:?$",
@@ -556,6 +562,8 @@ class DateMention:
     note: str = ""
 
 
+_PLACE_BEFORE_DATE = re.compile(
+    r"^(?P<place>[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})\s+[-–—|·/]\s+(?P<date>.+)$")
 _GLUED_CLOCK = re.compile(r"(?<=[\s,]\d{4})(?=\d{1,2}:\d{2}\b)")
 _GLUED_LABEL = re.compile(r"(?<=[0-9A-Za-z])(?=(?:Updated|Published|Posted|Last updated)\b)")
 
@@ -571,9 +579,15 @@ def parse_date_line(text: str, tz: ZoneInfo) -> tuple[DateMention, ...]:
     labels = list(_DATE_LABEL.finditer(text))
     if not labels:
         when, note = parse_when(text, tz)
+        placed = _PLACE_BEFORE_DATE.match(text)
+        if when is None and placed and not name_line_authors(placed.group("place")):
+            # "Madrid - 03 mar 2023 - 10:42 CET"; "Jane Doe - June 8, 2023" stays for the reader
+            when, note = parse_when(placed.group("date"), tz)
         return (DateMention("date", when, note),) if when else ()
     mentions = []
-    prefix = text[: labels[0].start()].strip(" |·•,-–—")
+    prefix = text[: labels[0].start()].strip(" |·•,-–—/")
+    if re.fullmatch(r"[A-Z]{2,6}", prefix):  # an agency code: "TNN / Updated: Mar 3, 2023"
+        prefix = ""
     if prefix:  # "June 8, 2023 4:15 PM Updated 2 hours ago"
         when, note = parse_when(prefix, tz)
         if when is None:

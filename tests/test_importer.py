@@ -481,6 +481,8 @@ def test_ambiguous_numeric_date_is_noted() -> None:
     ("June 8, 20234:15 PM GMTUpdated 2 hours ago", ["date"]),
     ("Publié le 8 juin 2023 à 16h15, mis à jour à 17h40", ["published", "updated"]),
     ("Published: 8 June 2023 16:15, updated 17:40", ["published", "updated"]),
+    ("TNN / Updated: Jun 8, 2023, 08:14 IST", ["updated"]),
+    ("Madrid - 08 jun 2023 - 10:42 CET", ["date"]),
 ])
 def test_date_line_labels(line: str, kinds: list[str]) -> None:
     assert [m.kind for m in parse_date_line(line, LONDON)] == kinds
@@ -540,6 +542,8 @@ def test_date_option_does_not_override_the_text() -> None:
     "Listen to this article", "6 min read", "English | العربية", "© 2023 The Daily Ledger",
     "Story continues below advertisement", "This article is more than 2 years old",
     "Share full article", "Video Ad Feedback", "Listen to this article · 5:12 min Learn more",
+    "Please use Chrome browser for a more accessible video player", "Representative image",
+    "Thanks for reading The Port Letter! Subscribe for free to receive new posts.",
 ])
 def test_boilerplate_lines_are_dropped(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
@@ -702,6 +706,18 @@ def test_live_blog_time_stamps_are_dropped_and_entry_headlines_are_crossheads() 
 def test_lines_starting_with_markdown_characters_are_not_crossheads(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, line, MORE]))
     assert result.crossheads == () and line in result.paragraphs
+
+
+def test_a_name_before_a_date_is_not_read_as_a_place() -> None:
+    assert parse_date_line("Jane Doe - June 8, 2023", LONDON) == ()
+
+
+@pytest.mark.parametrize("heading", ["Read more from The Daily Ledger:", "Más información",
+                                     "Sur le même sujet"])
+def test_more_link_list_headings(heading: str) -> None:
+    result = run_import(story(HEADLINE, BODY, MORE, heading, "Dockers vote on new deal"))
+    assert result.paragraphs == (BODY, MORE)
+    assert reasons(result)["Dockers vote on new deal"] == "link under a related-links heading"
 
 
 def test_question_lines_under_a_related_heading_are_links() -> None:
