@@ -367,6 +367,8 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
     paths: list[str] = []
     staged: set[str] = set()
     failed: list[OSError] = []
+    if output_dir.is_symlink():  # `output -> /srv/www/site`: replace the folder it points to
+        output_dir = output_dir.resolve()
 
     def stage_one(path: str, add: Callable[[], None]) -> None:
         paths.append(path)

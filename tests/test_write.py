@@ -282,3 +282,13 @@ def test_pages_may_stream_in_and_are_still_checked_before_the_swap(tmp_path: Pat
     assert (output / "index.html").read_bytes() == b"first" and not (output / "a.html").exists()
     report = write_output(iter([OutputFile("b/c.html", b"c")]), [], output)
     assert report.written == 1 and (output / "b/c.html").read_bytes() == b"c"
+
+
+def test_output_that_is_a_symlink_updates_the_folder_it_points_to(tmp_path: Path) -> None:
+    target = tmp_path / "srv" / "site"
+    write_output([OutputFile("index.html", b"1")], [], target)
+    link = tmp_path / "public"
+    os.symlink(target, link)
+    write_output([OutputFile("index.html", b"2")], [], link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert (target / "index.html").read_bytes() == b"2"
