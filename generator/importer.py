@@ -93,6 +93,8 @@ BOILERPLATE = (
      r"your browser does not support .*|sign in|log in|register|\d[\d,.]*k?)[.!]?$",
      "page chrome"),
     (r"\bon ios (?:or|and) android\b", "app promotion"),
+    (r"^save time by listening to\b|^listen to (?:our|more) audio (?:articles|stories)\b",
+     "page chrome"),
     (r"^privacy notice:|\bgoogle recaptcha\b|^(?:after|skip past) newsletter promotion$|"
      r"^thanks for reading\b.{0,80}\bsubscribe\b|\bsubscribe for free to\b",
      "newsletter promotion"),
@@ -644,8 +646,8 @@ _BYLINE = re.compile(r"^(?:by|words by|written by|story by|text by|report by|par
                      r"\s+(.+)$",
                      re.IGNORECASE)
 _CREDIT_LABEL = re.compile(
-    r"^(?:photo(?:graph|grapher|graphy|s)?|pictures?|image(?: source)?|credit|photo credit|"
-    r"illustration|graphic|main image|top image|header image|lead image)"
+    r"^(?:photo(?:graph|grapher|graphy|s)?|fotos?|fotografía|bild|pictures?|image(?: source)?|"
+    r"credit|photo credit|illustration|graphic|main image|top image|header image|lead image)"
     r"\s*(?:by\b|:|,|\.\.\.|…)\s*(?P<who>.+)$",
     re.IGNORECASE,
 )
@@ -653,7 +655,7 @@ _CAPTION_LABEL = re.compile(r"^(?:image caption|caption|photo caption)\s*[:,]\s*
                             re.IGNORECASE)
 _CAPTION_SPLIT = re.compile(
     r"(?<=[.!?”\"’)])\s+|(?<=[.!?])(?=(?:credit|photo(?:graph)?)(?:\.\.\.|…|:))"
-    r"|\s+(?=(?:photo(?:graph)?s?|pictures?|image|credit|courtesy)\b\s*(?:[:,]|by\b|of\b)?)"
+    r"|\s+(?=(?:photo(?:graph)?s?|fotos?|pictures?|image|credit|courtesy)\b\s*(?:[:,]|by\b|of\b)?)"
     r"|\s+[|–—-]\s+",
     re.IGNORECASE,
 )
@@ -670,6 +672,10 @@ HEADER_CHROME = frozenset({"page chrome", "reading time", "share buttons", "rela
                            "app promotion", "photo chrome"})
 _META_SEPARATOR = re.compile(r"\s+[|·•]\s+")
 _DATELINE_AGENCY = re.compile(r"^.{0,80}?\((?P<agency>[^()]{2,40})\)\s*(?:[-–—]{1,2}|:)\s")
+# A wire service's slug before a headline: "UPDATE 2-Miners rally …", "REFILE-Oil steadies …"
+_WIRE_TAG = re.compile(r"^(?:(?:UPDATE|WRAPUP)(?: \d+)?|REFILE|CORRECTED|RPT|REPEAT|EXCLUSIVE|"
+                       r"ANALYSIS|FACTBOX|EXPLAINER|INSIGHT|BREAKINGVIEWS|FOCUS|BRIEF)-"
+                       r"(?:(?:UPDATE|WRAPUP)(?: \d+)?-)?(?=\S)")
 _DATELINE_DATE = re.compile(
     r"^[A-Z][\w .'’-]{1,40}(?:,\s+[A-Z][\w .'’-]{1,30})?,\s+(?P<date>(?:[A-Z][a-z]{2,8}\.?\s+"
     r"\d{1,2}(?:st|nd|rd|th)?,?|\d{1,2}\s+[A-Z][a-z]{2,8}\.?,?)\s+\d{4})\s*(?:[-–—/:]|\(|$)")
@@ -1188,7 +1194,7 @@ class _Reader:
             index += 1
 
     def read_title(self, index: int) -> None:
-        text = self.units[index].text
+        text = _WIRE_TAG.sub("", self.units[index].text) or self.units[index].text
         suffix = re.match(r"^(?P<title>.+?)\s+[|–—-]\s+(?P<outlet>[^|–—-]+)$", text)
         if suffix and _words(suffix.group("title")) >= 3 and (
                 self.classifier.is_agency(suffix.group("outlet"))):

@@ -306,6 +306,7 @@ CAPTION = "Dockers gather outside the port gates in Felixstowe on Monday."
 @pytest.mark.parametrize(("line", "credit"), [
     (f"{CAPTION} Reuters", "Reuters"),
     (f"{CAPTION} Photographer: Jane Doe/Bloomberg", "Jane Doe/Bloomberg"),
+    (f"{CAPTION} Foto: dpa", "dpa"),
     (f"{CAPTION} AP", "AP"),
     (f"{CAPTION} AP Photo", "AP Photo"),
     (f"{CAPTION} AFP", "AFP"),
@@ -544,6 +545,7 @@ def test_date_option_does_not_override_the_text() -> None:
     "Share full article", "Video Ad Feedback", "Listen to this article · 5:12 min Learn more",
     "Please use Chrome browser for a more accessible video player", "Representative image",
     "Thanks for reading The Port Letter! Subscribe for free to receive new posts.",
+    "Save time by listening to our audio articles as you multitask",
 ])
 def test_boilerplate_lines_are_dropped(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
@@ -706,6 +708,11 @@ def test_live_blog_time_stamps_are_dropped_and_entry_headlines_are_crossheads() 
 def test_lines_starting_with_markdown_characters_are_not_crossheads(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, line, MORE]))
     assert result.crossheads == () and line in result.paragraphs
+
+
+@pytest.mark.parametrize("tag", ["UPDATE 2-", "REFILE-", "REFILE-UPDATE 1-", "EXCLUSIVE-"])
+def test_wire_slug_before_the_headline_is_removed(tag: str) -> None:
+    assert run_import(story(tag + HEADLINE, BODY, MORE)).field("title") == HEADLINE
 
 
 def test_a_name_before_a_date_is_not_read_as_a_place() -> None:
