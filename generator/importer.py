@@ -1338,8 +1338,9 @@ class _Reader:
         names = self.taken.authors[0] if self.taken.authors else ()
         text, line, _ = self.taken.body[-1]
         if (len(self.taken.body) > 1 and _words(text) <= 40
-                and any(re.match(rf"{re.escape(n)}\s+(?:covers|writes|reports|is|was|has|"
-                                 rf"edits|works)\b", text) for n in names)):
+                and any(re.match(rf"{re.escape(n)}\s+(?:covers|writes|reports|edits)\b|"
+                                 rf"{re.escape(n)}\s+(?:is|was|has been) (?:a|an|the)\b[^.]*\b"
+                                 rf"(?:{'|'.join(sorted(ROLE_WORDS))})", text) for n in names)):
             self.taken.body.pop()
             self.taken.dropped.append(DroppedLine(text, "about the author", line))
 

@@ -668,6 +668,8 @@ def test_author_bio_after_the_last_paragraph_is_dropped() -> None:
     assert result.paragraphs == (BODY, MORE) and reasons(result)[bio] == "about the author"
     other = "John Roe covers ports and shipping for the business desk."
     assert other in run_import(story(HEADLINE, "By Jane Doe", BODY, other)).paragraphs
+    subject = "Jane Doe is expected to appeal against the ruling next week."
+    assert subject in run_import(story(HEADLINE, "By Jane Doe", BODY, subject)).paragraphs
 
 
 def test_print_edition_note_with_links_is_dropped_not_a_byline() -> None:
