@@ -701,6 +701,9 @@ class Classifier:
         reason = self.drop_reason(text)
         if reason in LONG_BOILERPLATE:  # "A version of this article appears in print … | Subscribe"
             return Unit(line, text, Kind.DROP, reason=reason)
+        dates = () if reason else parse_date_line(text, self.tz)
+        if dates:  # whole, before its parts: "Published: Friday, March 3, 2023 · 4:10 PM"
+            return Unit(line, text, Kind.DATE, dates=dates)
         meta = self.classify_meta(line, text)
         if meta.kind is not Kind.TEXT:
             return meta
@@ -1226,6 +1229,11 @@ class _Reader:
             elif last_author == index - 1 and (_is_role(unit.text)
                                                or _REPORTING_FROM.match(unit.text)):
                 self.drop(index, "the author's role")
+            elif last_author == index - 1 and self.taken.authors and _about_author(
+                    unit.text, self.taken.authors[0], role_needed=False):
+                self.drop(index, "about the author")
+            elif self.is_site_name(index):
+                self.drop(index, "site name")
             elif standfirst_open and self.is_standfirst(index):
                 self.taken.standfirst = (unit.text, unit.line)
                 standfirst_open = False
@@ -1233,6 +1241,18 @@ class _Reader:
                 return index
             index += 1
         return index
+
+    def is_site_name(self, index: int) -> bool:
+        """A short Title Case name under the headline with a byline, date or chrome next."""
+        text = self.units[index].text
+        following = self.next_index(index)
+        if (following is None or _words(text) > 5 or _ends_closed(text)
+                or not _name_words(text, 5, CREDIT_PARTICLES) or name_line_authors(text)):
+            return False
+        unit = self.units[following]
+        return (unit.kind in (Kind.BYLINE, Kind.DATE)
+                or unit.kind is Kind.DROP and unit.reason in HEADER_CHROME
+                or unit.kind is Kind.TEXT and bool(name_line_authors(unit.text)))
 
     def is_standfirst(self, index: int) -> bool:
         """The sub-headline: one sentence, no credit, no notice, not the story's first line."""
@@ -1337,10 +1357,7 @@ class _Reader:
         """A last paragraph about the author ("Jane Doe covers transport …") is the page's."""
         names = self.taken.authors[0] if self.taken.authors else ()
         text, line, _ = self.taken.body[-1]
-        if (len(self.taken.body) > 1 and _words(text) <= 40
-                and any(re.match(rf"{re.escape(n)}\s+(?:covers|writes|reports|edits)\b|"
-                                 rf"{re.escape(n)}\s+(?:is|was|has been) (?:a|an|the)\b[^.]*\b"
-                                 rf"(?:{'|'.join(sorted(ROLE_WORDS))})", text) for n in names)):
+        if len(self.taken.body) > 1 and _about_author(text, names, role_needed=True):
             self.taken.body.pop()
             self.taken.dropped.append(DroppedLine(text, "about the author", line))
 
@@ -1355,6 +1372,19 @@ class _Reader:
 
 # ---------------------------------------------------------------------------------------------
 # Body Markdown
+
+
+def _about_author(text: str, names: Sequence[str], role_needed: bool) -> bool:
+    """A line about the author: "Jane Doe covers transport …", "Ms Doe is a former engineer …"."""
+    if _words(text) > 40:
+        return False
+    role = rf"[^.]*\b(?:{'|'.join(sorted(ROLE_WORDS))})\b" if role_needed else ""
+    for name in names:
+        who = rf"(?:{re.escape(name)}|(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? {re.escape(name.split()[-1])})"
+        if re.match(rf"{who}\s+(?:covers|writes|reports|edits)\b|"
+                    rf"{who}\s+(?:is|was|has been) (?:a|an|the)\b{role}", text):
+            return True
+    return False
 
 
 def _short_open(text: str) -> bool:

@@ -484,6 +484,7 @@ def test_ambiguous_numeric_date_is_noted() -> None:
     ("Published: 8 June 2023 16:15, updated 17:40", ["published", "updated"]),
     ("TNN / Updated: Jun 8, 2023, 08:14 IST", ["updated"]),
     ("Madrid - 08 jun 2023 - 10:42 CET", ["date"]),
+    ("Published: Thursday, June 8, 2023 · 4:15 PM", ["published"]),
 ])
 def test_date_line_labels(line: str, kinds: list[str]) -> None:
     assert [m.kind for m in parse_date_line(line, LONDON)] == kinds
@@ -715,6 +716,19 @@ def test_lines_starting_with_markdown_characters_are_not_crossheads(line: str) -
 @pytest.mark.parametrize("tag", ["UPDATE 2-", "REFILE-", "REFILE-UPDATE 1-", "EXCLUSIVE-"])
 def test_wire_slug_before_the_headline_is_removed(tag: str) -> None:
     assert run_import(story(tag + HEADLINE, BODY, MORE)).field("title") == HEADLINE
+
+
+def test_author_note_under_the_byline_is_not_the_standfirst() -> None:
+    note = "Ms Doe is a former port engineer and a member of the harbour board."
+    result = run_import(story(HEADLINE, "By Jane Doe", note, BODY, MORE))
+    assert "standfirst" not in front(result) and reasons(result)[note] == "about the author"
+
+
+def test_site_name_under_the_headline_before_the_author() -> None:
+    result = run_import(story(HEADLINE, "The Harbour Times", "Jane Doe", "4 min read", BODY))
+    assert front(result)["author"] == "Jane Doe"
+    assert reasons(result)["The Harbour Times"] == "site name"
+    assert result.paragraphs == (BODY,)
 
 
 def test_a_name_before_a_date_is_not_read_as_a_place() -> None:
