@@ -112,8 +112,8 @@ BOILERPLATE = (
      r"press contacts?:?|media enquiries:?|for (?:further|more) information,? (?:please )?"
      r"contact:?)$", "end of the release"),
     (r"\b\d+\s*(?:min|mins|minute|minutes)\.?\s+(?:read|listen)\b", "reading time"),
-    (r"^(?:updated|published|posted)?\s*\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
-     r"weeks?|months?)\s+ago$|^(?:just now|yesterday|today)$", "relative time"),
+    (r"^(?:updated|published|posted)?\s*\d+\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|"
+     r"weeks?|months?|[smhdw])\s+ago$|^(?:just now|yesterday|today)$", "relative time"),
     (r"^(?:image|photo|picture|slide) \d+ of \d+$|^\d+ of \d+$|^\d+/\d+$", "gallery counter"),
     (r"^(?:representative|file|stock) (?:image|photo|picture)s?$|^image for representation\b"
      r"|^image used for representational purposes?\b", "photo chrome"),
@@ -551,7 +551,8 @@ def parse_when(text: str, tz: ZoneInfo) -> tuple[datetime | None, str]:
     return _assemble(when, tz), when.note
 
 
-_RELATIVE_TIME = re.compile(r"^\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?)\s+ago$",
+_RELATIVE_TIME = re.compile(r"^\d+\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|[smhdw])"
+                            r"\s+ago$",
                             re.IGNORECASE)
 
 

@@ -546,7 +546,7 @@ def test_date_option_does_not_override_the_text() -> None:
     "Share full article", "Video Ad Feedback", "Listen to this article · 5:12 min Learn more",
     "Please use Chrome browser for a more accessible video player", "Representative image",
     "Thanks for reading The Port Letter! Subscribe for free to receive new posts.",
-    "Save time by listening to our audio articles as you multitask",
+    "Save time by listening to our audio articles as you multitask", "5m ago", "2h ago",
 ])
 def test_boilerplate_lines_are_dropped(line: str) -> None:
     result = run_import("\n".join([HEADLINE, BODY, MORE, line, THIRD]))
