@@ -140,3 +140,16 @@ def test_undefined_in_theme_partial_is_reported_once(tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:
         build_site(site)
     assert [(p.path, p.line) for p in caught.value.problems] == [("layouts/article.html", 2)]
+
+
+def test_theme_is_package_data_with_one_copy_in_the_repository() -> None:
+    import tomllib
+
+    repo = Path(__file__).parent.parent
+    assert not (repo / "generator" / "layouts").exists()
+    setuptools = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"]
+    assert setuptools["package-dir"]["generator.layouts"] == "layouts"
+    assert "generator.layouts" in setuptools["packages"]
+    data = setuptools["package-data"]["generator.layouts"]
+    assert "*.html" in data and "static/**/*" in data
