@@ -937,7 +937,29 @@ def read_units(lines: Sequence[str], classifier: Classifier) -> list[Unit]:
         elif blocks[-1]:
             blocks.append([])
     units = [u for block in blocks for u in _join_wrapped(block, classifier)]
-    return _mark_link_lists(_mark_repeats(units))
+    return _mark_link_lists(_mark_repeats(_mark_contents(units)))
+
+
+# A live blog's or long read's table of contents: its entries are repeated as the real headings.
+CONTENTS_HEADING = re.compile(r"^(?:key events|in this (?:article|story)|contents|table of "
+                              r"contents|jump to|on this page)\s*:?$", re.IGNORECASE)
+
+
+def _mark_contents(units: list[Unit]) -> list[Unit]:
+    """Lines under a contents heading that come again later are its entries, not the story."""
+    result = list(units)
+    for start, heading in enumerate(units):
+        if not CONTENTS_HEADING.match(heading.text):
+            continue
+        for index in range(start + 1, len(units)):
+            unit = units[index]
+            if unit.kind is Kind.DROP:
+                continue
+            later = {u.text.casefold() for u in units[index + 1:]}
+            if unit.kind is not Kind.TEXT or unit.text.casefold() not in later:
+                break
+            result[index] = Unit(unit.line, unit.text, Kind.DROP, reason="table of contents entry")
+    return result
 
 
 def _join_wrapped(block: list[Unit], classifier: Classifier) -> list[Unit]:
@@ -1003,7 +1025,8 @@ def _mark_repeats(units: list[Unit]) -> list[Unit]:
         key = unit.text.casefold()
         if key in seen and unit.kind in (Kind.TEXT, Kind.CAPTION, Kind.CREDIT, Kind.BYLINE):
             unit = Unit(unit.line, unit.text, Kind.DROP, reason="repeated line")
-        seen.add(key)
+        if unit.reason != "table of contents entry":  # the later copy is the one to keep
+            seen.add(key)
         result.append(unit)
     return result
 
@@ -1308,7 +1331,8 @@ class _Reader:
             if unit.kind is not Kind.TEXT and not (quote_open and unit.kind is Kind.CAPTION):
                 self.take_meta(index)
                 continue
-            if index and self.units[index - 1].reason == "time stamp or video length":
+            if index and self.units[index - 1].reason in ("time stamp or video length",
+                                                          "relative time"):
                 self.taken.entry_heads.add(unit.line)
             if quote_open:
                 quote_open = unit.text[:1] in OPENING_QUOTES and _opens_quote(unit.text)

@@ -731,6 +731,15 @@ def test_site_name_under_the_headline_before_the_author() -> None:
     assert result.paragraphs == (BODY,)
 
 
+def test_contents_entries_repeated_later_are_dropped_and_the_later_copies_kept() -> None:
+    result = run_import(story("Key events", "5m ago", "Talks begin at the port", HEADLINE,
+                              "Unions and employers meet for the first time in a month",
+                              "By Jane Doe", "5m ago", "Talks begin at the port", BODY, MORE))
+    assert result.field("title") == HEADLINE
+    assert result.crossheads == ("Talks begin at the port",)
+    assert reasons(result)["Talks begin at the port"] == "table of contents entry"
+
+
 def test_a_name_before_a_date_is_not_read_as_a_place() -> None:
     assert parse_date_line("Jane Doe - June 8, 2023", LONDON) == ()
 
