@@ -81,6 +81,25 @@ class MarkupError(ValueError):
     """A Markdown body that cannot be converted; the build reports it against the article."""
 
 
+# Python-Markdown scans to the end of a paragraph for every '[' it cannot match, so thousands
+# of them in one paragraph take minutes (no real paragraph has a fraction of this many).
+MAX_BRACKETS_PER_PARAGRAPH = 2000
+_SIMPLE_BRACKETS = re.compile(  # [text](url "title"), [text][ref], [text] not before '('
+    r"!?\[[^\[\]\n]*\](?:\([^()\s]*(?:\s+\"[^\"\n]*\")?\)|\[[^\[\]\n]*\]|(?!\())")
+
+
+def _check_brackets(text: str) -> None:
+    """Refuse a paragraph with so many '[' that converting it would take minutes."""
+    if text.count("[") <= MAX_BRACKETS_PER_PARAGRAPH:
+        return
+    for paragraph in re.split(r"\n[ \t]*\n", text):
+        count = _SIMPLE_BRACKETS.sub("", paragraph).count("[")  # ordinary links are quick
+        if count > MAX_BRACKETS_PER_PARAGRAPH:
+            raise MarkupError(f"a paragraph has {count:,} '[' characters (at most "
+                              f"{MAX_BRACKETS_PER_PARAGRAPH:,}): converting it would take "
+                              "minutes; write them as \\[ or split the paragraph")
+
+
 def check_extensions(names: list[str]) -> list[str]:
     """Messages for extension names Python-Markdown cannot load."""
     messages = []
@@ -113,6 +132,7 @@ def sanitise(fragment: str) -> str:
 
 def render_markdown(text: str, settings: MarkdownSettings) -> RenderedBody:
     """Convert one Markdown document to HTML that is safe to put in a page."""
+    _check_brackets(text)
     converter = _converter(settings)
     converter.reset()
     try:

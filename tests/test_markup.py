@@ -201,3 +201,16 @@ def test_fast_text_extraction_matches_the_html_parser() -> None:
             assert fast == (parser.first_paragraph, parser.words), fragment
             checked += 1
     assert checked > 300
+
+
+@pytest.mark.parametrize("text", ["[" * 50000 + "x" + "]" * 50000, "[a](" * 20000,
+                                  "\n".join(["[a"] * 2500)])
+def test_bracket_bombs_are_refused_at_once(text: str) -> None:
+    with pytest.raises(MarkupError, match="'\\[' characters"):
+        render_markdown(text, SETTINGS)
+
+
+def test_long_lists_of_ordinary_links_are_not_bracket_bombs() -> None:
+    text = "\n".join(f"- [item {n}](https://example.org/{n}) and ![i](a.jpg \"t\") [x][r]"
+                     for n in range(3000))
+    assert render_markdown(text, SETTINGS).html.count("<a ") == 3000
