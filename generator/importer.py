@@ -1137,10 +1137,23 @@ class _Reader:
         elif (self.taken.caption is None and following is not None
               and following.kind is Kind.CAPTION and not following.credit):
             self.pending_credit = (unit.credit, unit.line)
+        elif self.credit_before_caption(index):
+            self.pending_credit = (unit.credit, unit.line)
         elif self.taken.title is None and self.classifier.is_agency(unit.text):
             self.drop(index, "outlet name or credit before the headline")
         else:
             self.drop(index, "photo credit with no caption beside it")
+
+    def credit_before_caption(self, index: int) -> bool:
+        """ "Image: Getty Images" under the headline, then a one-line caption, then a byline."""
+        following = self.next_index(index)
+        if following is None or self.taken.caption is not None or self.taken.title is None:
+            return False
+        text = self.units[following].text
+        return (self.units[following].kind is Kind.TEXT and _ends_closed(text)
+                and 3 <= _words(text) <= 40 and _sentences(text) == 1
+                and bool(_CREDIT_LABEL.match(self.units[index].text.strip("()[] ")))
+                and self.furniture_follows(following))
 
     def take_authors(self, index: int, authors: tuple[str, ...]) -> None:
         if self.taken.authors is None:
@@ -1226,6 +1239,10 @@ class _Reader:
         if suffix and _words(suffix.group("title")) >= 3 and (
                 self.classifier.is_agency(suffix.group("outlet"))):
             text = suffix.group("title")
+        site = re.match(r"^(?P<title>.+?)\s+\|\s+(?P<site>[^|]+)$", text)
+        if site and _words(site.group("title")) >= 3 and _name_words(site.group("site"), 5,
+                                                                     CREDIT_PARTICLES):
+            text = site.group("title")  # a page title: "Headline | The Daily Ledger"
         self.taken.title = (text, self.units[index].line)
 
     def read_header(self, headline: int) -> int:
@@ -1243,6 +1260,11 @@ class _Reader:
             if self.pairs_with_credit(index):
                 index = self.take_paired_caption(index)
                 standfirst_open = False
+                continue
+            if self.pending_credit and self.units[index - 1].kind is Kind.CREDIT:
+                self.take_caption(index, unit.text, "")  # the caption under its credit
+                standfirst_open = False
+                index += 1
                 continue
             authors = name_line_authors(unit.text)
             if self.is_alt_text(index):

@@ -740,6 +740,20 @@ def test_contents_entries_repeated_later_are_dropped_and_the_later_copies_kept()
     assert reasons(result)["Talks begin at the port"] == "table of contents entry"
 
 
+def test_site_name_after_a_bar_is_removed_from_the_title() -> None:
+    result = run_import(story(HEADLINE + " | The Daily Ledger", BODY, MORE))
+    assert result.field("title") == HEADLINE
+
+
+def test_labelled_credit_line_above_its_caption() -> None:
+    caption = "Dockers gather outside the port gates on Monday."
+    result = run_import(story(HEADLINE, "Image: Getty Images", caption, "By Jane Doe", BODY, MORE))
+    assert front(result)["image"] == {"caption": caption, "credit": "Getty Images"}
+    assert result.paragraphs == (BODY, MORE)
+    plain = run_import(story(HEADLINE, "Image: Getty Images", BODY, MORE))
+    assert plain.paragraphs == (BODY, MORE) and "image" not in front(plain)
+
+
 def test_a_name_before_a_date_is_not_read_as_a_place() -> None:
     assert parse_date_line("Jane Doe - June 8, 2023", LONDON) == ()
 
