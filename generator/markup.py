@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import xml.etree.ElementTree as etree
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -12,6 +13,8 @@ from typing import Any
 
 import markdown
 import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
 
 # What Markdown and its default extensions emit, and what newsroom copy reasonably embeds.
 ALLOWED_TAGS = frozenset({
@@ -19,7 +22,7 @@ ALLOWED_TAGS = frozenset({
     "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h2", "h3", "h4",
     "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
     "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td",
-    "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr", "h1",
+    "tfoot", "th", "thead", "time", "tr", "u", "ul", "var", "wbr",
 })
 ALLOWED_ATTRIBUTES = {
     "*": {"id", "class", "title", "lang", "dir"},
@@ -114,8 +117,22 @@ def check_extensions(names: list[str]) -> list[str]:
 @functools.lru_cache(maxsize=8)
 def _converter(settings: MarkdownSettings) -> markdown.Markdown:
     configs = {k: _thaw(v) for k, v in settings.extension_configs}
-    return markdown.Markdown(extensions=list(settings.extensions), extension_configs=configs,
-                             output_format="html")
+    return markdown.Markdown(extensions=[*settings.extensions, _OneHeadline()],
+                             extension_configs=configs, output_format="html")
+
+
+class _DemoteH1(Treeprocessor):
+    """A page has one h1, its headline: a `# Heading` in a body becomes an h2."""
+
+    def run(self, root: etree.Element) -> None:
+        for element in root.iter("h1"):
+            element.tag = "h2"
+
+
+class _OneHeadline(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+        # Before toc (priority 5), so ids and a [TOC] list see the demoted level.
+        md.treeprocessors.register(_DemoteH1(md), "briefing_demote_h1", 30)
 
 
 def sanitise(fragment: str) -> str:

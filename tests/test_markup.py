@@ -214,3 +214,20 @@ def test_long_lists_of_ordinary_links_are_not_bracket_bombs() -> None:
     text = "\n".join(f"- [item {n}](https://example.org/{n}) and ![i](a.jpg \"t\") [x][r]"
                      for n in range(3000))
     assert render_markdown(text, SETTINGS).html.count("<a ") == 3000
+
+
+@pytest.mark.parametrize("unsafe", [False, True])
+def test_a_heading_one_in_a_body_becomes_h2_so_the_page_keeps_one_h1(unsafe: bool) -> None:
+    settings = MarkdownSettings(DEFAULT_EXTENSIONS, unsafe_html=unsafe)
+    tree = lxml.html.fragment_fromstring(
+        render_markdown("# Big\n\n## Sub\n\nText", settings).html, create_parent="div")
+    assert [h.tag for h in tree.iter("h1", "h2")] == ["h2", "h2"]
+    assert tree.findtext("h2") == "Big"
+
+
+def test_raw_h1_is_not_on_the_allowlist() -> None:
+    settings = MarkdownSettings(DEFAULT_EXTENSIONS)
+    tree = lxml.html.fragment_fromstring(
+        render_markdown("<h1>Raw</h1>\n\nText", settings).html, create_parent="div")
+    assert tree.find(".//h1") is None
+    assert "Raw" in tree.text_content()
