@@ -10,6 +10,8 @@ problems are exactly those of a one-process build.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import itertools
 import multiprocessing
@@ -87,6 +89,7 @@ def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = Non
     # neither process spends time scanning them and fewer pages are copied after the fork.
     gc.collect()
     gc.freeze()
+    _return_free_memory()
     try:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
         count = jobs * SHARDS_PER_JOB
@@ -96,6 +99,16 @@ def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = Non
     finally:
         _site = None
     return RenderedPages(site, _results(pool, waiting, shards), pool, count, progress)
+
+
+def _return_free_memory() -> None:
+    """Hand memory freed by the build so far (the sources) back to the system, where the C
+    library allows it, so neither the parent nor the forked workers carry it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _results(pool: ProcessPoolExecutor, waiting: deque, shards: Iterator[tuple[int, int]]
