@@ -7,22 +7,26 @@ TEST_STAMP := $(VENV)/.installed-test-$(shell cat pyproject.toml | cksum | cut -
 
 .PHONY: build test lint golden bench clean
 
+# setuptools warns that editable installs map layouts/ as generator.layouts; that is intended.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) install --quiet -e .
 	touch $@
 
 $(TEST_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
 build: $(STAMP)
 	$(BIN)/briefing build --site .
 
 test: $(TEST_STAMP)
+	$(BIN)/ruff check generator tests bench
 	$(BIN)/python -m pytest -n auto -q
 
 lint: $(TEST_STAMP)
@@ -33,8 +37,8 @@ golden: $(TEST_STAMP)
 	$(BIN)/python -m tests.regen_golden
 
 bench: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP) install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf output .cache
+	rm -rf output .cache .output.staging .output.lock .output.state.json
