@@ -12,7 +12,6 @@ from pathlib import Path
 
 from generator import render
 from generator.cache import (
-    CLOCK_WINDOWS,
     BuildRecord,
     Progress,
     RenderCache,
@@ -30,7 +29,7 @@ from generator.markup import MarkdownSettings, MarkupError, render_inline, rende
 from generator.models import Article, EditionNote
 from generator.parallel import render_pages_parallel
 from generator.render import layout_dirs, output_path, static_files
-from generator.site import build_site_model, link_content
+from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, read_content
 from generator.write import (
     MANIFEST,
@@ -193,8 +192,7 @@ def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -
 def record_build(fingerprint: str, now: datetime, dates: list[datetime], config: Config,
                  report: BuildReport) -> None:
     """Remember a successful build so the same build again can stop after checking the output."""
-    windows = tuple(w for w in (getattr(render, "NEWS_WINDOW", None),) if w is not None)
-    start, end = clock_interval(dates, now, config.tz, windows + CLOCK_WINDOWS)
+    start, end = clock_interval(dates, now, config.tz, (render.NEWS_WINDOW,))
     digest = manifest_digest(report.output_dir, MANIFEST)
     if digest is None:
         return
@@ -216,6 +214,45 @@ def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) ->
                        rendered=0, cached=int(data["articles"]), up_to_date=True)
 
 
+@dataclass(frozen=True)
+class Assembly:
+    """A site model ready to render, and what the build and check steps need beside it."""
+
+    site: Site
+    problems: list[Problem]
+    stats: RenderStats
+    assets: list[tuple[Path, str]]
+    moments: list[datetime]
+    sources: dict[str, Source]
+
+
+def assemble(options: BuildOptions, config: Config, now: datetime,
+             problems: Iterable[Problem] = (), keep_sources: bool = False) -> Assembly:
+    """Read, validate and render every article, then group them into the site model.
+
+    Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
+    sources are let go before the site model is built, to keep a big build's peak down."""
+    content, found = read_content(options.site_dir)
+    problems = [*problems, *found]
+    articles, found = parse_articles(content.articles, config)
+    problems += found
+    notes, found = parse_notes(content.editions, config)
+    problems += found
+    raise_if_errors(problems)
+
+    published, stats = render_articles([a for a in articles if is_published(a, now, options)],
+                                       content.articles, markdown_settings(config), options)
+    published, found = link_content(published, articles)
+    problems += found
+    moments = [a.date for a in articles]
+    assets = list(content.assets)
+    sources = {source.rel: source for source in content.articles} if keep_sources else {}
+    del content, articles
+    site, found = build_site_model(published, notes, config, now)
+    problems += found
+    return Assembly(site, problems, stats, assets, moments, sources)
+
+
 def build(options: BuildOptions) -> BuildReport:
     """Build the site in `options.site_dir`; raise BuildError with every problem found."""
     started = time.perf_counter()
@@ -231,35 +268,21 @@ def build(options: BuildOptions) -> BuildReport:
         raise_if_strict(report.warnings, options)
         return report
 
-    content, problems = read_content(site_dir)
-    articles, found = parse_articles(content.articles, config)
-    problems += found
-    notes, found = parse_notes(content.editions, config)
-    problems += found
-    raise_if_errors(problems)
-
-    published, stats = render_articles([a for a in articles if is_published(a, now, options)],
-                                       content.articles, markdown_settings(config), options)
-    content_assets = content.assets
-    published, found = link_content(published, articles)
-    moments = [a.date for a in articles]
-    del content, articles  # the sources are not needed past this point: keep the peak down
-    problems += found
-    site, found = build_site_model(published, notes, config, now)
-    problems += found
+    assembly = assemble(options, config, now)
+    site, problems, stats = assembly.site, assembly.problems, assembly.stats
     raise_if_strict(problems, options)
     pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress)
 
-    assets = [Asset(source, rel) for source, rel in static_files(config) + list(content_assets)]
+    assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
     written = write_output(pages, assets, output_dir)
     report = BuildReport(
-        output_dir=output_dir, articles=len(published), pages=pages.count,
+        output_dir=output_dir, articles=len(site.articles), pages=pages.count,
         seconds=time.perf_counter() - started, written=written.written,
         unchanged=written.unchanged, removed=written.removed,
         warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),
         rendered=stats.rendered, cached=stats.cached)
-    if fingerprint and published:
-        record_build(fingerprint, now, moments, config, report)
+    if fingerprint and site.articles:
+        record_build(fingerprint, now, assembly.moments, config, report)
     return report
 
 
@@ -283,31 +306,19 @@ def check(options: BuildOptions) -> CheckReport:
     problems = check_output_dir(output_dir, site_dir)
     now = build_clock(options.now, config.tz)
 
-    content, found = read_content(site_dir)
-    problems += found
-    articles, found = parse_articles(content.articles, config)
-    problems += found
-    notes, found = parse_notes(content.editions, config)
-    problems += found
-    raise_if_errors(problems)
-
-    published, _ = render_articles([a for a in articles if is_published(a, now, options)],
-                                   content.articles, markdown_settings(config), options)
-    published, found = link_content(published, articles)
-    problems += found
-    site, found = build_site_model(published, notes, config, now)
-    problems += found
+    assembly = assemble(options, config, now, problems, keep_sources=True)
+    site, problems = assembly.site, assembly.problems
     pages = {page.path: page.data
              for page in render_pages_parallel(site, options.jobs or default_jobs())}
-    assets = [rel for _, rel in static_files(config) + list(content.assets)]
+    assets = [rel for _, rel in static_files(config) + assembly.assets]
     problems += check_paths(list(pages) + assets)[1]
 
-    bodies = {source.rel: source for source in content.articles}
+    bodies = assembly.sources
     sources = {output_path(a.url): SourceText(a.path, bodies[a.path].body, a.body_line)
-               for a in published}
+               for a in site.articles}
     links, found = check_links(pages, assets + kept_files(output_dir), config.base_url, sources)
     problems += found
     raise_if_errors(problems)
     raise_if_strict(problems, options)
-    return CheckReport(len(published), len(pages), links,
+    return CheckReport(len(site.articles), len(pages), links,
                        tuple(sorted_problems(p for p in problems if not p.is_error)))

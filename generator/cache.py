@@ -251,7 +251,7 @@ def default_jobs() -> int:
 # the calendar day in the site's time zone, and windows that end `date + window` after an
 # article (the news sitemap's two days). A rebuild whose clock crosses none of those moments,
 # with the same inputs, makes the same bytes. Layouts that mention `now` opt out of the shortcut.
-CLOCK_WINDOWS = (timedelta(days=2),)
+# The windows are passed in by the build (render.NEWS_WINDOW), so the two cannot drift apart.
 _NOW_IN_LAYOUT = re.compile(rb"\bnow\b")
 
 
@@ -301,7 +301,7 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
 
 
 def clock_interval(moments: Iterable[datetime], now: datetime, tz: tzinfo,
-                   windows: Sequence[timedelta] = CLOCK_WINDOWS) -> tuple[datetime, datetime]:
+                   windows: Sequence[timedelta]) -> tuple[datetime, datetime]:
     """The open stretch of time around `now` in which no article is published and no window or
     day ends: a build at any clock strictly inside it makes the same output. When `now` is itself
     such a moment the stretch is empty and only the very same clock matches."""

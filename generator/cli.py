@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,17 +91,27 @@ SITE_OPTION = click.option(
     show_default=True, help="The site folder (holds config.yaml and content/).")
 
 
+def _build_selection(command: Callable[..., None]) -> Callable[..., None]:
+    """The options build and check share: site, output folder, what is published, clock, jobs."""
+    for option in reversed((
+        SITE_OPTION,
+        click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="The output folder [default: <site>/output]."),
+        click.option("--drafts", is_flag=True, help="Include articles marked draft: true."),
+        click.option("--future", is_flag=True,
+                     help="Include articles dated after the build's clock."),
+        click.option("--now", callback=_parse_now, metavar="ISO8601",
+                     help="Pin the build's clock (else SOURCE_DATE_EPOCH, else now). Without "
+                          "an offset it is read in the site's time zone."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+                     help="Worker processes for rendering [default: CPU count]."),
+    )):
+        command = option(command)
+    return command
+
+
 @cli.command("build")
-@SITE_OPTION
-@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the site [default: <site>/output].")
-@click.option("--drafts", is_flag=True, help="Include articles marked draft: true.")
-@click.option("--future", is_flag=True, help="Include articles dated after the build's clock.")
-@click.option("--now", callback=_parse_now, metavar="ISO8601",
-              help="Pin the build's clock (else SOURCE_DATE_EPOCH, else now). Without an "
-                   "offset it is read in the site's time zone.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
-              help="Worker processes for rendering [default: CPU count].")
+@_build_selection
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only problems: no progress bar, no summary line.")
 @click.option("--no-cache", is_flag=True,
@@ -138,15 +149,7 @@ def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
 
 
 @cli.command("check")
-@SITE_OPTION
-@click.option("--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The output folder a build would use [default: <site>/output].")
-@click.option("--drafts", is_flag=True, help="Include articles marked draft: true.")
-@click.option("--future", is_flag=True, help="Include articles dated after the build's clock.")
-@click.option("--now", callback=_parse_now, metavar="ISO8601",
-              help="Pin the build's clock, as for build.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
-              help="Worker processes for rendering [default: CPU count].")
+@_build_selection
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary line.")
 def check_command(site_dir: Path, output_dir: Path | None, drafts: bool, future: bool,
