@@ -453,5 +453,3 @@ def load_config(site_dir: Path) -> Config:
     assert doc is not None
     return parse_config(doc.data if doc.data is not None else {}, doc, site_dir.resolve(), rel)
 
-
-__all__ = ["Config", "Topic", "AuthorProfile", "load_config", "parse_config", "SCHEMA"]

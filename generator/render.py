@@ -77,11 +77,6 @@ def output_path(url: str) -> str:
     return path + "index.html" if not path or path.endswith("/") else path
 
 
-def relative_url(target: str, from_url: str) -> str:
-    """A link from the page at `from_url` to the site path `target`, relative to the page."""
-    return relative_link(target, from_url)
-
-
 def make_environment(config: Config) -> jinja2.Environment:
     """Jinja with autoescape, StrictUndefined and the date/URL filters templates use."""
     env = jinja2.Environment(
@@ -135,7 +130,7 @@ def _url(context: jinja2.runtime.Context, target: str) -> str:
     page: PageInfo = context["page"]
     if not page.relative:
         return context["config"].absolute_url(target) if target.startswith("/") else target
-    return relative_url(target, page.url)
+    return relative_link(target, page.url)
 
 
 def _template_problem(exc: BaseException, name: str, dirs: list[Path]) -> Problem:
@@ -258,9 +253,6 @@ def _list_title(listing: Listing) -> Callable[[Page], str]:
         return listing.name + suffix
     return title
 
-
-__all__ = ["OutputFile", "PageInfo", "Markup", "render_pages", "make_environment",
-           "relative_url", "output_path", "default_theme_dir", "layout_dirs"]
 
 
 def static_files(config: Config) -> list[tuple[Path, str]]:

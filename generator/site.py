@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from generator.config import Config, Topic
 from generator.errors import Problem, warning
 from generator.markup import rewrite_links
-from generator.models import Article, Author, EditionNote, Tag
+from generator.models import Article, Author, EditionNote
 
 
 @dataclass(frozen=True)
@@ -243,9 +243,6 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
                 MappingProxyType(neighbours), MappingProxyType(edition_of))
     return site, problems
 
-
-__all__ = ["Site", "Edition", "Section", "Listing", "Page", "Neighbours", "Tag",
-           "build_site_model", "edition_day", "paginate", "newest_first"]
 
 
 def link_content(articles: Iterable[Article], every: Iterable[Article]

@@ -14,7 +14,6 @@ from generator.render import (
     layout_dirs,
     make_environment,
     output_path,
-    relative_url,
     static_files,
 )
 from tests.conftest import article, build_site, make_site, parse_html
@@ -34,14 +33,6 @@ def config_for(tmp_path: Path, language: str = "en", timezone: str = "Asia/Dubai
 ])
 def test_output_path(url: str, path: str) -> None:
     assert output_path(url) == path
-
-
-@pytest.mark.parametrize(("target", "page", "expected"), [
-    ("/", "/", "./"), ("/editions/", "/", "editions/"), ("/", "/editions/2026-11-24/", "../../"),
-    ("/static/style.css", "/tags/x/page/2/", "../../../../static/style.css"),
-])
-def test_relative_url(target: str, page: str, expected: str) -> None:
-    assert relative_url(target, page) == expected
 
 
 def test_default_theme_has_every_template() -> None:
