@@ -32,10 +32,15 @@ from generator.site import Edition, Listing, Page, Site, relative_link
 
 @dataclass(frozen=True)
 class OutputFile:
-    """One file of the site: its path relative to the output folder, and its bytes."""
+    """One file of the site: its path relative to the output folder, and its bytes.
+
+    `same` marks a page the build did not render again because nothing it read changed: its
+    bytes are those of the previous build's file at `path` (checked intact with
+    `write.intact_files`), and `data` is empty."""
 
     path: str
     data: bytes
+    same: bool = False
 
 
 # Stands in for a page another worker renders (see render_pages' `shard`).
