@@ -1,4 +1,4 @@
-"""The render cache kept in `<site>/.cache/`: rendered article bodies, and the last build's record.
+"""The caches kept in `<site>/.cache/`: rendered bodies, parsed sources, the last build's record.
 
 Everything here is an optimisation. The folder is safe to delete; anything unreadable, corrupt
 or written by another program or version is ignored and rebuilt, never trusted.
@@ -7,6 +7,9 @@ or written by another program or version is ignored and rebuilt, never trusted.
   digest of its file's bytes and of everything that decides how Markdown becomes HTML (the
   Markdown settings, the sanitiser's allowlist, the versions of Python-Markdown, nh3 and
   Briefing). A change to any of them is a miss.
+- `SourceCache`: each content file's parsed front matter and body, keyed by the digest of its
+  bytes and of the code that parses them (see `generator.sources`), so an unchanged file's YAML
+  is not parsed again.
 - `BuildRecord`: the fingerprint of a successful build's inputs, so a rebuild that would make
   exactly the same output can check the output folder and stop without rendering.
 """
@@ -34,6 +37,8 @@ from generator.markup import MarkdownSettings, RenderedBody, render_markdown
 CACHE_DIR = ".cache"
 CACHE_FILE = "render.sqlite3"
 CACHE_FORMAT = "briefing-render-cache/1"
+SOURCE_CACHE_FILE = "sources.sqlite3"
+SOURCE_CACHE_FORMAT = "briefing-source-cache/1"
 RECORD_FORMAT = "briefing-build-record/1"
 # Below this many misses a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
@@ -94,37 +99,9 @@ class RenderCache:
         return cls(None)
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, timeout=10, isolation_level=None)
-        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-        db.execute("CREATE TABLE IF NOT EXISTS bodies (key TEXT PRIMARY KEY, html TEXT, "
-                   "first TEXT, words INTEGER)")
-        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
-        if row is None:
-            if db.execute("SELECT count(*) FROM bodies").fetchone()[0]:
-                raise sqlite3.DatabaseError("bodies without a format: not ours")
-            db.execute("INSERT INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
-        elif row[0] != CACHE_FORMAT:
-            raise sqlite3.DatabaseError(f"foreign cache format {row[0]!r}")
-        return db
-
-    def _open(self, path: Path) -> sqlite3.Connection | None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _ignore_in_git(path.parent)
-        except OSError:
-            return None
-        for attempt in range(2):
-            try:
-                return self._connect(path)
-            except sqlite3.Error:
-                if attempt:
-                    return None
-                try:  # corrupt or foreign: start again from an empty cache
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    return None
-        return None
+    def _open(path: Path) -> sqlite3.Connection | None:
+        return _open_database(path, "bodies", "html TEXT, first TEXT, words INTEGER",
+                              CACHE_FORMAT)
 
     def get(self, key: str) -> RenderedBody | None:
         """The cached body for `key`, if there is a well-formed one."""
@@ -175,6 +152,118 @@ class RenderCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class SourceCache:
+    """Parsed content files, as JSON text by key, in a small SQLite file.
+
+    What a value means is `generator.sources`' business; this class only keeps values, drops
+    the ones a build did not use, and replaces unusable files rather than trusting them."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._db = (_open_database(path, "sources", "value TEXT", SOURCE_CACHE_FORMAT)
+                    if path is not None else None)
+        self._stored: dict[str, str] | None = None
+        self._new: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    @classmethod
+    def for_site(cls, site_dir: Path) -> SourceCache:
+        """The source cache of a site (`<site>/.cache/sources.sqlite3`)."""
+        return cls(site_dir / CACHE_DIR / SOURCE_CACHE_FILE)
+
+    def _load(self) -> dict[str, str]:
+        """Every stored value, read at once: one query is far cheaper than one per file."""
+        if self._stored is None:
+            self._stored = {}
+            if self._db is not None:
+                try:
+                    rows = self._db.execute("SELECT key, value FROM sources").fetchall()
+                except sqlite3.Error:
+                    rows = []
+                self._stored = {k: v for k, v in rows if isinstance(k, str)
+                                and isinstance(v, str)}
+        return self._stored
+
+    def get(self, key: str) -> str | None:
+        """The stored value for `key`, if any."""
+        self._used.add(key)
+        value = self._new.get(key)
+        return value if value is not None else self._load().get(key)
+
+    def put(self, key: str, value: str) -> None:
+        """Remember a new value (saved by `save`)."""
+        self._used.add(key)
+        self._new[key] = value
+
+    def save(self) -> None:
+        """Store new values and drop the ones not used since opening; failures are ignored."""
+        if self._db is None:
+            return
+        stale = [(k,) for k in self._load() if k not in self._used]
+        if not self._new and not stale:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?)",
+                                 list(self._new.items()))
+            self._db.executemany("DELETE FROM sources WHERE key = ?", stale)
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        self._stored = None
+        self._new.clear()
+
+    def close(self) -> None:
+        """Close the database file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _connect(path: Path, table: str, columns: str, format_marker: str) -> sqlite3.Connection:
+    """Open a cache database, creating its tables; raise when it holds another format."""
+    db = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, {columns})")
+        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        if row is None:
+            if db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+                raise sqlite3.DatabaseError(f"{table} without a format: not ours")
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (format_marker,))
+        elif row[0] != format_marker:
+            raise sqlite3.DatabaseError(f"foreign cache format {row[0]!r}")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _open_database(path: Path, table: str, columns: str, format_marker: str
+                   ) -> sqlite3.Connection | None:
+    """The cache database at `path`; a corrupt or foreign file is deleted and started afresh,
+    and None means no cache this time (an unwritable folder, a file that cannot be replaced)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _ignore_in_git(path.parent)
+    except OSError:
+        return None
+    for attempt in range(2):
+        try:
+            return _connect(path, table, columns, format_marker)
+        except sqlite3.Error:
+            if attempt:
+                return None
+            try:  # corrupt or foreign: start again from an empty cache
+                path.unlink(missing_ok=True)
+            except OSError:
+                return None
+    return None
 
 
 def _ignore_in_git(cache_dir: Path) -> None:

@@ -12,8 +12,10 @@ import generator
 from generator.cache import (
     CACHE_DIR,
     CACHE_FILE,
+    SOURCE_CACHE_FILE,
     BuildRecord,
     RenderCache,
+    SourceCache,
     clock_interval,
     render_bodies,
 )
@@ -245,3 +247,53 @@ def test_no_cache_option_builds_everything(tmp_path: Path) -> None:
     build_site(site)
     report = build_site(site, use_cache=False)
     assert not report.up_to_date and report.rendered == 3
+
+
+# --- The parsed-source cache's file (what a value means is tested in test_sources.py) ------
+
+def test_source_cache_keeps_values_and_drops_the_unused(tmp_path: Path) -> None:
+    path = tmp_path / SOURCE_CACHE_FILE
+    cache = SourceCache(path)
+    cache.put("one", "1")
+    cache.put("two", "2")
+    cache.save()
+    cache.close()
+    cache = SourceCache(path)
+    assert cache.get("one") == "1" and cache.get("three") is None
+    cache.save()
+    cache.close()
+    cache = SourceCache(path)
+    assert cache.get("one") == "1" and cache.get("two") is None
+    cache.close()
+
+
+def test_corrupt_source_cache_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / SOURCE_CACHE_FILE
+    path.write_bytes(b"this is not a database" * 100)
+    cache = SourceCache(path)
+    assert cache.get("one") is None
+    cache.put("one", "1")
+    cache.save()
+    cache.close()
+    assert SourceCache(path).get("one") == "1"
+
+
+def test_foreign_source_cache_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / SOURCE_CACHE_FILE
+    cache = SourceCache(path)
+    cache.put("one", "1")
+    cache.save()
+    cache.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = 'someone-else/7' WHERE name = 'format'")
+    db.commit()
+    db.close()
+    assert SourceCache(path).get("one") is None
+    _render(RenderCache(path))  # another cache's file is foreign too, both ways
+    assert SourceCache(path).get("one") is None
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM meta")
+    db.execute("INSERT INTO sources VALUES ('one', '1')")
+    db.commit()
+    db.close()
+    assert SourceCache(path).get("one") is None  # rows without a format are not ours

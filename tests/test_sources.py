@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+import generator
+from generator import sources
+from generator.build import BuildOptions, check
+from generator.cache import CACHE_DIR, SOURCE_CACHE_FILE
 from generator.errors import BuildError
 from generator.sources import load_yaml, parse_source, read_content
-from tests.conftest import article, build_site, make_site
+from tests.conftest import NOW, article, build_site, make_site
 
 GOOD = "---\ntitle: A story\ndate: 2026-11-24\n---\n\nBody text.\n"
 
@@ -173,3 +178,161 @@ def test_every_broken_file_is_reported_in_one_build(tmp_path: Path) -> None:
     paths = sorted({p.path for p in caught.value.problems if p.is_error})
     assert paths == ["content/dup.md", "content/empty.md", "content/latin.md", "content/open.md"]
     assert all(p.line for p in caught.value.problems)
+
+
+# --- The parsed-source cache ---------------------------------------------------------------
+
+CACHED = {
+    "a": (article("A", tags=["x", "y"], image={"src": "/p.jpg", "alt": "P"}), "Body *a*."),
+    "folder/b": (article("B"), "Body b."),
+}
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files whose YAML is parsed from now on (a cache hit parses none)."""
+    parsed: list[str] = []
+    real = sources.load_yaml
+
+    def counted(text: str, rel: str, *args, **kwargs):
+        parsed.append(rel)
+        return real(text, rel, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "load_yaml", counted)
+    return parsed
+
+
+def _cache_rows(site: Path) -> int:
+    db = sqlite3.connect(site / CACHE_DIR / SOURCE_CACHE_FILE)
+    try:
+        return db.execute("SELECT count(*) FROM sources").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_unchanged_files_come_from_the_source_cache(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED, editions={"2026-11-24": ({}, "Hi.")})
+    first = read_content(site, use_cache=True)
+    parsed = _count_parses(monkeypatch)
+    again = read_content(site, use_cache=True)
+    assert parsed == []
+    assert again == first
+    source = {s.rel: s for s in again[0].articles}["content/a.md"]
+    assert source.meta.line_of("tags", 1) == 6 and source.meta.line_of("image", "alt") == 9
+    assert source.body == "\nBody *a*.\n" and source.body_line == 11
+    assert [s.rel for s in again[0].editions] == ["content/editions/2026-11-24.md"]
+    assert read_content(site) == first  # and reading without the cache agrees
+
+
+def test_changed_bytes_miss_and_unused_entries_are_dropped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED)
+    read_content(site, use_cache=True)
+    (site / "content" / "a.md").write_text(GOOD.replace("A story", "Edited"), encoding="utf-8")
+    parsed = _count_parses(monkeypatch)
+    content, _ = read_content(site, use_cache=True)
+    assert parsed == ["content/a.md"]
+    assert {s.rel: s.meta.data["title"] for s in content.articles}["content/a.md"] == "Edited"
+    assert _cache_rows(site) == 2
+    (site / "content" / "folder" / "b.md").unlink()
+    read_content(site, use_cache=True)
+    assert _cache_rows(site) == 1
+
+
+@pytest.mark.parametrize("change", ["version", "code"])
+def test_changed_parsing_code_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     change: str) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED)
+    read_content(site, use_cache=True)
+    if change == "version":
+        monkeypatch.setattr(generator, "__version__", "999.0")
+    else:  # an edited sources.py
+        code = tmp_path / "sources.py"
+        code.write_bytes(Path(sources.__file__).read_bytes() + b"\n# edited\n")
+        monkeypatch.setattr(sources, "__file__", str(code))
+    parsed = _count_parses(monkeypatch)
+    read_content(site, use_cache=True)
+    assert sorted(parsed) == ["content/a.md", "content/folder/b.md"]
+
+
+# Files whose parse gives warnings or errors, or that JSON cannot hold exactly.
+ODD_FILES = {
+    "content/control.md": GOOD.replace("Body text.", "Bo\x0bdy.").encode(),
+    "content/crlf.md": b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode(),
+    "content/nfd.md": GOOD.replace("Body text.", "Cafe\u0301.").encode(),
+    "content/dup.md": b"---\ntitle: a\ntitle: b\n---\n",
+    "content/dup-again.md": b"---\ntitle: a\ntitle: b\n---\n",
+    "content/syntax.md": b"---\ntitle: [unclosed\n---\nBody.\n",
+    "content/empty.md": b"",
+    "content/list.md": b"---\n- a\n---\n",
+    "content/latin.md": b"---\ntitle: \xe9\n---\n",
+    "content/utf16.md": "---\ntitle: x\n---\n".encode("utf-16"),
+    "content/binary.md": b"---\ntitle: A\ndata: !!binary aGk=\nn: {1: one}\n---\nBody.\n",
+    "content/unknown.md": b"---\ntitle: A\ntitel: B\n---\nBody.\n",
+}
+
+
+def test_problems_and_odd_files_are_the_same_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", files=ODD_FILES)
+    fresh = read_content(site)
+    assert read_content(site, use_cache=True) == fresh
+    parsed = _count_parses(monkeypatch)
+    cached = read_content(site, use_cache=True)
+    assert cached == fresh
+    assert parsed == ["content/binary.md"]  # bytes and number keys: never cached
+    assert [(p.path, p.line, p.level) for p in cached[1] if p.path.endswith("dup-again.md")] \
+        == [("content/dup-again.md", 3, "error")]
+    control = {s.rel: s for s in cached[0].articles}["content/control.md"]
+    assert control.body.strip() == "Body."
+    assert {s.rel: s for s in cached[0].articles}["content/nfd.md"].body.strip() == "Caf\u00e9."
+
+
+@pytest.mark.parametrize("value", [
+    "not json", "[]", "[[], null]", "[[[1, \"m\", \"fatal\"]], null]", "[[], [[], 0, 1]]",
+    "[[], [{}, \"9\", \"x\"]]", "[[], [{}, 99999, 1]]", "{\"a\": 1, \"b\": 2}",
+])
+def test_malformed_entries_are_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            value: str) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("A"), "Body.")})
+    fresh = read_content(site, use_cache=True)
+    db = sqlite3.connect(site / CACHE_DIR / SOURCE_CACHE_FILE)
+    db.execute("UPDATE sources SET value = ?", (value + "\n[]",))
+    db.commit()
+    db.close()
+    parsed = _count_parses(monkeypatch)
+    assert read_content(site, use_cache=True) == fresh
+    assert parsed == ["content/a.md"]
+
+
+def test_malformed_key_lines_only_lose_the_lines(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("A"), "Body.")})
+    read_content(site, use_cache=True)
+    db = sqlite3.connect(site / CACHE_DIR / SOURCE_CACHE_FILE)
+    value = db.execute("SELECT value FROM sources").fetchone()[0]
+    db.execute("UPDATE sources SET value = ?", (value.split("\n")[0] + "\n[[\"title\", \"x\"]]",))
+    db.commit()
+    db.close()
+    source = read_content(site, use_cache=True)[0].articles[0]
+    assert source.meta.data["title"] == "A" and source.meta.line_of("title") is None
+
+
+def test_no_cache_and_check_neither_read_nor_write_the_source_cache(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED, files={"content/p.jpg": b"jpeg"})
+    read_content(site)
+    build_site(site, use_cache=False)
+    check(BuildOptions(site, now=NOW, jobs=1))
+    assert not (site / CACHE_DIR).exists()
+    # A cache that disagrees with the files is not read either.
+    read_content(site, use_cache=True)
+    db = sqlite3.connect(site / CACHE_DIR / SOURCE_CACHE_FILE)
+    db.execute("UPDATE sources SET value = replace(value, '\"A\"', '\"Tampered\"')")
+    db.commit()
+    db.close()
+    before = (site / CACHE_DIR / SOURCE_CACHE_FILE).read_bytes()
+    content, _ = read_content(site)
+    assert "Tampered" not in {s.meta.data["title"] for s in content.articles}
+    report = check(BuildOptions(site, now=NOW, jobs=1))
+    assert report.articles == 2
+    assert (site / CACHE_DIR / SOURCE_CACHE_FILE).read_bytes() == before
+
