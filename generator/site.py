@@ -277,33 +277,44 @@ def link_content(articles: Iterable[Article], every: Iterable[Article]
     return tuple(linked), problems
 
 
-@functools.lru_cache(maxsize=4096)
-def _relpath(path: str, start: str) -> str:
-    """posixpath.relpath for absolute, normalised site paths, without its filesystem-style
-    normalising (it runs for every link of every page)."""
-    if not (path.startswith("/") and start.startswith("/")) or any(
-            s in path or s in start for s in ("//", "/./", "/../")) or path.endswith(
-            ("/.", "/..")) or start.endswith(("/.", "/..")):
-        return posixpath.relpath(path, start)
-    to = [part for part in path.split("/") if part]
-    base = [part for part in start.split("/") if part]
-    common = 0
-    for a, b in zip(to, base, strict=False):
-        if a != b:
-            break
-        common += 1
-    return "/".join([".."] * (len(base) - common) + to[common:]) or "."
+@functools.lru_cache(maxsize=1024)
+def _folders(start: str) -> tuple[tuple[str, str], ...]:
+    """The folders from the root down to `start` (`/a/b/`), each with the steps up to it from
+    `start`: `(("/", "../../"), ("/a/", "../"), ("/a/b/", ""))`; () unless `start` is a plain
+    site folder (no empty, `.` or `..` segments)."""
+    if start[:1] != "/" or "//" in start or "/." in start:
+        return ()
+    cuts = [i + 1 for i, char in enumerate(start) if char == "/"]
+    return tuple((start[:cut], "../" * (len(cuts) - n)) for n, cut in enumerate(cuts, 1))
 
 
 def relative_link(target: str, from_url: str) -> str:
-    """A link from the page at `from_url` to the site path `target`, relative to the page."""
+    """A link from the page at `from_url` to the site path `target`, relative to the page.
+
+    The same as `posixpath.relpath` from the page's folder, with a trailing slash kept and
+    `./` for the folder itself. It runs for every link of every page, so plain site paths
+    take a shortcut: the steps up to the deepest folder above the page that holds the target,
+    then the rest of the target."""
     if "://" in target or target.startswith(("#", "mailto:", "tel:")):
         return target
-    start = from_url if from_url.endswith("/") else posixpath.dirname(from_url) + "/"
+    start = from_url if from_url.endswith("/") else from_url.rpartition("/")[0] + "/"
     path, _, fragment = target.partition("#")
-    rel = _relpath(path, start)
-    if path.endswith("/") and rel != ".":
-        rel += "/"
-    if rel == ".":
-        rel = "./"
-    return rel + ("#" + fragment if fragment else "")
+    folders = _folders(start)
+    if folders and path[:1] == "/" and "//" not in path and "/." not in path:
+        # Without empty, "." or ".." segments, whole segments compare as text.
+        inside = path if path[-1] == "/" else path + "/"
+        rel = folders[0][1] + inside[1:]
+        for folder, up in folders[1:]:
+            if not inside.startswith(folder):
+                break
+            rel = up + inside[len(folder):]
+        if path[-1] != "/":
+            rel = rel[:-1]
+        rel = rel or "./"
+    else:
+        rel = posixpath.relpath(path, start)
+        if path.endswith("/") and rel != ".":
+            rel += "/"
+        if rel == ".":
+            rel = "./"
+    return rel + "#" + fragment if fragment else rel

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator.config import Config, Topic
 from generator.models import Article, Author, EditionNote, Tag
@@ -187,6 +189,14 @@ def test_edition_notes_attach_and_warn_when_orphaned() -> None:
     ("/404.html", "/a/", "../404.html"),
     ("/a/#part", "/b/", "../a/#part"),
     ("https://x.org/", "/a/", "https://x.org/"),
+    ("/a", "/a/b/", ".."),
+    ("/a/b", "/a/b/", "./"),
+    ("/a/b/c.html#x", "/a/b/", "c.html#x"),
+    ("/static/style.css", "/x.html", "static/style.css"),
+    ("/a/b/", "/a/c.xml", "b/"),
+    ("/.well-known/x", "/a/", "../.well-known/x"),
+    ("/a/./b/", "/a/", "b/"),
+    ("/ab/x/", "/a/", "../ab/x/"),
 ])
 def test_relative_link(target: str, start: str, expected: str) -> None:
     assert relative_link(target, start) == expected
@@ -207,15 +217,40 @@ def test_link_content_rewrites_md_links() -> None:
 
 
 def test_relative_link_matches_posixpath_relpath_for_many_paths() -> None:
-    import posixpath
     import random
 
-    parts = ["a", "b", "2026", "11", "x.html", "topics", "", ".", ".."]
+    parts = ["a", "ab", "b", "2026", "x.html", "topics", "", ".", "..", ".x"]
     rng = random.Random(5)
-    for _ in range(5000):
-        target = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 4)))
-        start = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 4))) + "/"
-        expected = posixpath.relpath(target, start)
-        if target.endswith("/") and expected != ".":
-            expected += "/"
-        assert relative_link(target, start) == (expected if expected != "." else "./")
+    for _ in range(20000):
+        target = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 5)))
+        target += rng.choice(["", "", "#", "#x"])
+        page = "/" + "/".join(rng.choice(parts) for _ in range(rng.randint(0, 5)))
+        page += rng.choice(["/", "", "/index.html"])
+        assert relative_link(target, page) == posix_link(target, page), (target, page)
+
+def posix_link(target: str, from_url: str) -> str:
+    """What relative_link promises, spelled with posixpath.relpath."""
+    import posixpath
+
+    if "://" in target or target.startswith(("#", "mailto:", "tel:")):
+        return target
+    start = from_url if from_url.endswith("/") else posixpath.dirname(from_url) + "/"
+    path, _, fragment = target.partition("#")
+    rel = posixpath.relpath(path, start)
+    if path.endswith("/") and rel != ".":
+        rel += "/"
+    return ("./" if rel == "." else rel) + ("#" + fragment if fragment else "")
+
+
+SEGMENTS = st.sampled_from(["a", "b", "ab", "2026", "11", "x.html", "feed.xml", "", ".", "..",
+                            ".x", "a.", "topics", "page"])
+SITE_PATHS = st.lists(SEGMENTS, max_size=6).map(lambda parts: "/" + "/".join(parts))
+
+
+@settings(max_examples=400, deadline=None)
+@given(target=SITE_PATHS, fragment=st.sampled_from(["", "#", "#part"]),
+       page=SITE_PATHS, folder=st.booleans())
+def test_relative_link_agrees_with_posixpath(target: str, fragment: str, page: str,
+                                             folder: bool) -> None:
+    from_url = page + "/" if folder and not page.endswith("/") else page
+    assert relative_link(target + fragment, from_url) == posix_link(target + fragment, from_url)
