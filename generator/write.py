@@ -2,7 +2,9 @@
 
 The output folder is only ever replaced by a complete build. Files the build did not make
 (found in the output folder but not in the previous build's manifest) are carried over.
-Unchanged files are hard links to the previous build's files, so their mtimes stay.
+Unchanged files are hard links to the previous build's files, so their mtimes stay. The
+retired output is kept beside the output as the next build's starting tree (the spare), so a
+rebuild costs about what changed rather than one new file and folder per page.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 
 from generator.errors import BuildError, Problem, error
 from generator.render import OutputFile
 
 MANIFEST = ".briefing-manifest.json"
 STAGING_MARK = ".briefing-staging"
+SPARE_RECORD = "spare.json"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def recorded_mtimes(output_dir: Path) -> dict[str, int]:
 
 def recover(output_dir: Path) -> None:
     """Clean up after a build that was killed: put the output back if a swap was cut short,
-    then remove the staging folder. Refuse to touch a folder briefing did not make."""
+    then remove the staging folder unless it holds a clean spare. Refuse to touch a folder
+    briefing did not make."""
     root = staging_dir(output_dir)
     if not root.exists() and not root.is_symlink():
         return
@@ -119,7 +123,25 @@ def recover(output_dir: Path) -> None:
     old = root / "old"
     if not output_dir.exists() and old.is_dir():
         os.rename(old, output_dir)
-    shutil.rmtree(root)
+    if not _spare_is_clean(root):
+        shutil.rmtree(root)
+
+
+def _spare_is_clean(root: Path) -> bool:
+    """True when the staging folder holds only a retired output that a finished build put
+    there (`site/`, with the record of its manifest), not one a build was changing."""
+    try:
+        if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
+            return False
+        site = root / "site"
+        if site.is_symlink() or not site.is_dir():
+            return False
+        record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
+        manifest = (site / MANIFEST).read_bytes()
+    except (OSError, ValueError):
+        return False
+    return (isinstance(record, dict) and record.get("format") == 1
+            and record.get("manifest") == _digest(manifest))
 
 
 def kept_files(output_dir: Path) -> list[str]:
@@ -127,23 +149,69 @@ def kept_files(output_dir: Path) -> list[str]:
     if not output_dir.is_dir():
         return []
     old = _read_manifest(output_dir)
-    files = (path.relative_to(output_dir).as_posix() for path in _walk_files(output_dir))
-    return [rel for rel in files if rel not in old and rel not in (MANIFEST, STAGING_MARK)]
+    files, _ = _scan(os.fspath(output_dir))
+    return sorted(rel for rel in files if rel not in old and rel not in (MANIFEST, STAGING_MARK))
 
 
-def _walk_files(top: Path) -> Iterator[Path]:
-    """Every file and symbolic link below `top`, sorted; links to folders are not followed."""
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames.sort()
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        for name in sorted(filenames + links):
-            yield Path(dirpath, name)
+def intact_files(output_dir: Path) -> dict[str, str]:
+    """The previous build's files that are as it wrote them: relative path -> manifest digest.
+
+    A file counts when the manifest lists it and its size and mtime are those the state file
+    recorded; one stat per file, no bytes read."""
+    old = _read_manifest(output_dir)
+    mtimes = recorded_mtimes(output_dir)
+    top = os.fspath(output_dir)
+    intact: dict[str, str] = {}
+    for rel, entry in old.items():
+        if _intact_stat(top, rel, entry, mtimes) is not None:
+            intact[rel] = entry[0]
+    return intact
+
+
+def _intact_stat(top: str, rel: str, entry: object, mtimes: dict[str, int]
+                 ) -> os.stat_result | None:
+    """The stat of the previous build's file at `rel`, if it is as that build recorded it."""
+    if not isinstance(entry, list) or len(entry) < 2 or rel not in mtimes:
+        return None
+    try:
+        stat = os.stat(f"{top}/{rel}", follow_symlinks=False)
+    except (OSError, ValueError):
+        return None
+    if not S_ISREG(stat.st_mode) or stat.st_size != entry[1] or stat.st_mtime_ns != mtimes[rel]:
+        return None
+    return stat
+
+
+def _scan(top: str) -> tuple[dict[str, bool], set[str]]:
+    """Every file and symbolic link below `top` (relative path -> whether it is a link), and
+    every folder; links to folders are not followed."""
+    files: dict[str, bool] = {}
+    folders: set[str] = set()
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        prefix = f"{folder}/" if folder else ""
+        with os.scandir(f"{top}/{folder}" if folder else top) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.add(rel)
+                    pending.append(rel)
+                else:
+                    files[rel] = entry.is_symlink()
+    return files, folders
+
+
+_ODD_PARTS = frozenset(("", ".", ".."))
 
 
 def safe_relative(path: str) -> str | None:
     """The normalised relative path, or None when it would leave the output folder."""
     if "\x00" in path:
         return None
+    parts = path.split("/")
+    if not _ODD_PARTS.intersection(parts) and parts[0] not in (MANIFEST, STAGING_MARK):
+        return path  # already normal: the common case, without PurePosixPath's cost
     pure = PurePosixPath(path)
     if pure.is_absolute() or not pure.parts or any(p in ("..", "") for p in pure.parts):
         return None
@@ -207,66 +275,176 @@ def _exchange(a: Path, b: Path) -> bool:
 class Stage:
     """A staging folder beside the output being filled with one build's files.
 
-    Layout: `.<output>.staging/` holds a mark file and `site/`, the new output. The swap
-    exchanges `site/` with the output folder, so the retired output ends up inside the marked
-    staging folder too, and a build killed at any moment leaves only things the next build
-    recognises as its own and removes.
+    Layout: `.<output>.staging/` holds a mark file and `site/`, the tree that becomes the new
+    output. The swap exchanges `site/` with the output folder, so the retired output ends up in
+    the marked staging folder, where it is kept as the spare: the next build turns the spare
+    into its site in place, touching only what differs, instead of making every folder anew
+    and deleting the old tree. `spare.json` records the spare's manifest and is removed before
+    the spare is changed, so the spare of a build that was killed or failed is discarded and
+    the next build starts from an empty `site/`. Nothing in the spare is trusted for its
+    bytes: a file is kept only when it is the very file (inode) the output holds and the
+    output's file is as the last build wrote it; anything else is written anew.
+
+    Files in `site/` may be hard links shared with the output, so they are never opened for
+    writing: they are only replaced by a rename or removed.
     """
 
     def __init__(self, output_dir: Path):
         self.output_dir = output_dir
         self.root = staging_dir(output_dir)
         self.dir = self.root / "site"
+        self.live = os.fspath(output_dir)
+        self.top = os.fspath(self.dir)
+        self.temp = os.fspath(self.root / "tmp")
+        try:
+            self.old_manifest: bytes | None = (output_dir / MANIFEST).read_bytes()
+        except OSError:
+            self.old_manifest = None
         self.old = _read_manifest(output_dir)
         self.old_mtimes = recorded_mtimes(output_dir)
         self.manifest: dict[str, list] = {}
         self.mtimes: dict[str, int] = {}
         self.written = 0
         self.unchanged = 0
+        self.base: dict[str, bool] = {}  # what `site/` held at the start: path -> is a link
+        self.folders: set[str] = set()  # the real folders in `site/`
+        self.placed: set[str] = set()  # files this build put in `site/`
+        self.used: set[str] = set()  # folders that hold a file this build put there
 
     def prepare(self) -> None:
-        """Start from an empty staging folder, cleaning up after a build that was killed."""
+        """Start from the clean spare or an empty staging folder, cleaning up after a build
+        that was killed."""
         recover(self.output_dir)
+        if self.root.is_dir():  # recover() kept it: it holds a clean spare
+            os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
+            self.base, self.folders = _scan(self.top)
+            return
         self.root.mkdir(parents=True)
         (self.root / STAGING_MARK).touch()
         self.dir.mkdir()
 
-    def _target(self, rel: str) -> Path:
-        target = self.dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+    def _make_folder(self, folder: str) -> None:
+        """Make `folder` and its parents real folders in `site/` that hold this build's files."""
+        if folder in self.used:
+            return
+        cut = folder.rfind("/")
+        if cut > 0:
+            self._make_folder(folder[:cut])
+        if folder not in self.folders:
+            path = f"{self.top}/{folder}"
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                self._clear(folder)  # an older site's file or link where this build needs a folder
+                os.mkdir(path)
+            self.folders.add(folder)
+        self.used.add(folder)
 
-    def _reuse(self, rel: str, data: bytes, digest: str) -> bool:
-        """Hard-link the previous build's file when it is byte-for-byte what we would write."""
+    def _clear(self, rel: str) -> None:
+        """Remove what an older site left at `rel` in `site/`; what this build put there stays."""
+        path = f"{self.top}/{rel}"
+        if rel in self.placed or rel in self.used:
+            raise FileExistsError(errno.EEXIST, "a file and a folder at one path", path)
+        try:
+            is_folder = S_ISDIR(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            return
+        if is_folder:
+            shutil.rmtree(path)
+            inside = f"{rel}/"
+            self.folders = {f for f in self.folders if f != rel and not f.startswith(inside)}
+            self.base = {p: link for p, link in self.base.items() if not p.startswith(inside)}
+        else:
+            os.unlink(path)
+        self.base.pop(rel, None)
+
+    def _put(self, rel: str, make: Callable[[str], object]) -> None:
+        """Put a new file at `rel` in `site/` with `make(path)`: straight there when the path
+        is free, else made beside it and renamed over what an older site left there."""
+        cut = rel.rfind("/")
+        if cut > 0:
+            self._make_folder(rel[:cut])
+        if rel in self.folders:
+            self._clear(rel)
+        target = f"{self.top}/{rel}"
+        if rel in self.base:
+            _unlink_quietly(self.temp)
+            make(self.temp)
+            os.rename(self.temp, target)
+        else:
+            try:
+                make(target)
+            except FileExistsError:
+                self._clear(rel)  # something nobody recorded: not this build's, so it goes
+                make(target)
+        self.placed.add(rel)
+
+    def _link(self, rel: str, source: str, stat: os.stat_result) -> None:
+        """Make `rel` in `site/` the very file `source` is (whose stat is `stat`), so its inode
+        and mtime stay; nothing is done when it already is."""
+        if rel in self.base and not self.base[rel] and rel not in self.placed:
+            try:
+                here = os.lstat(f"{self.top}/{rel}")
+            except OSError:
+                here = None
+            if here is not None and (here.st_ino, here.st_dev) == (stat.st_ino, stat.st_dev):
+                cut = rel.rfind("/")
+                if cut > 0:
+                    self._make_folder(rel[:cut])
+                self.placed.add(rel)
+                return
+        self._put(rel, functools.partial(_hard_link, source))
+
+    def _previous(self, rel: str, digest: str, data: bytes) -> os.stat_result | None:
+        """The stat of the previous build's file at `rel` when it holds exactly `data`."""
         entry = self.old.get(rel)
         if not isinstance(entry, list) or entry[:2] != [digest, len(data)]:
-            return False
-        previous = self.output_dir / rel
+            return None
+        path = f"{self.live}/{rel}"
         try:
-            stat = os.stat(previous, follow_symlinks=False)
+            stat = os.stat(path, follow_symlinks=False)
             if not S_ISREG(stat.st_mode) or stat.st_size != len(data):
-                return False
+                return None
             # The recorded mtime says nobody touched the file since; else compare the bytes.
-            if self.old_mtimes.get(rel) != stat.st_mtime_ns and previous.read_bytes() != data:
-                return False
-            os.link(previous, self._target(rel))
+            if self.old_mtimes.get(rel) != stat.st_mtime_ns:
+                with open(path, "rb") as handle:
+                    if handle.read() != data:
+                        return None
         except OSError:
-            return False
-        self.manifest[rel] = [digest, len(data)]
-        self.mtimes[rel] = stat.st_mtime_ns
-        self.unchanged += 1
-        return True
+            return None
+        return stat
 
-    def add(self, rel: str, data: bytes) -> None:
-        """Stage one file's bytes."""
-        digest = _digest(data)
-        if self._reuse(rel, data, digest):
+    def add(self, rel: str, data: bytes, same: bool = False) -> None:
+        """Stage one file's bytes; `same` stands for the previous build's file at `rel`, as
+        `intact_files` found it."""
+        if same:
+            entry = self.old.get(rel)
+            stat = _intact_stat(self.live, rel, entry, self.old_mtimes)
+            if stat is None or not isinstance(entry, list):
+                raise OSError(errno.ENOENT, "the previous build's file is gone or was changed "
+                              "while the build ran", f"{self.live}/{rel}")
+            self._link(rel, f"{self.live}/{rel}", stat)
+            self.manifest[rel] = list(entry[:2])
+            self.mtimes[rel] = stat.st_mtime_ns
+            self.unchanged += 1
             return
-        target = self._target(rel)
-        target.write_bytes(data)
+        digest = _digest(data)
+        stat = self._previous(rel, digest, data)
+        if stat is not None:
+            try:
+                self._link(rel, f"{self.live}/{rel}", stat)
+            except OSError:
+                stat = None
+        if stat is not None:
+            mtime = stat.st_mtime_ns
+            self.unchanged += 1
+        else:
+            mtimes: list[int] = []
+            self._put(rel, functools.partial(_write_new, data=data, mtimes=mtimes))
+            mtime = mtimes[0]
+            self.written += 1
         self.manifest[rel] = [digest, len(data)]
-        self.mtimes[rel] = target.stat().st_mtime_ns
-        self.written += 1
+        self.mtimes[rel] = mtime
 
     def add_copy(self, rel: str, source: Path) -> None:
         """Stage a copy of a file (an image, a stylesheet)."""
@@ -275,29 +453,23 @@ class Stage:
     def carry_over(self, produced: set[str]) -> list[Problem]:
         """Bring over what is in the output folder but was not made by a build."""
         problems: list[Problem] = []
-        if not self.output_dir.is_dir():
+        if not os.path.isdir(self.live):
             return problems
-        for path in _walk_files(self.output_dir):
-            rel = path.relative_to(self.output_dir).as_posix()
-            if rel in (MANIFEST, STAGING_MARK) or rel in self.old:
-                continue
+        files, _ = _scan(self.live)
+        for rel in sorted(rel for rel in files
+                          if rel not in self.old and rel not in (MANIFEST, STAGING_MARK)):
             where = f"{self.output_dir.name}/{rel}"
             if rel in produced:
                 problems.append(error(where, None,
                                       "this file was not made by briefing and the build would "
                                       "replace it: move it out of the output folder"))
                 continue
+            source = f"{self.live}/{rel}"
             try:
-                target = self._target(rel)
-                if path.is_symlink():
-                    os.symlink(os.readlink(path), target)
+                if files[rel]:
+                    self._carry_link(rel, os.readlink(source))
                 else:
-                    try:
-                        os.link(path, target)
-                    except OSError as exc:
-                        if exc.errno in (errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
-                            raise
-                        shutil.copy2(path, target)
+                    self._carry_file(rel, source)
             except OSError:
                 problems.append(error(where, None,
                                       "this file was not made by briefing and is in the way of "
@@ -305,13 +477,48 @@ class Stage:
                                       "output folder"))
         return problems
 
+    def _carry_link(self, rel: str, target: str) -> None:
+        """Carry over a symbolic link, keeping the spare's when it points to the same place."""
+        if rel in self.base and self.base[rel] and rel not in self.placed:
+            try:
+                kept = os.readlink(f"{self.top}/{rel}") == target
+            except OSError:
+                kept = False
+            if kept:
+                cut = rel.rfind("/")
+                if cut > 0:
+                    self._make_folder(rel[:cut])
+                self.placed.add(rel)
+                return
+        self._put(rel, functools.partial(os.symlink, target))
+
+    def _carry_file(self, rel: str, source: str) -> None:
+        """Carry over a file as a hard link to it, or a copy where a link cannot be made."""
+        try:
+            self._link(rel, source, os.lstat(source))
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.EISDIR, errno.ENOTDIR):
+                raise
+            self._put(rel, functools.partial(_copy_new, source))
+
     def finish(self) -> int:
-        """Write the manifest and swap the staging folder in; return how many files went."""
-        manifest = {"generator": "briefing", "files": dict(sorted(self.manifest.items()))}
-        manifest_bytes = json.dumps(manifest, indent=0, sort_keys=True).encode("utf-8")
-        (self.dir / MANIFEST).write_bytes(manifest_bytes)
+        """Write the manifest, drop what the new site no longer has, swap the staging folder
+        in and keep the retired output as the next build's spare; return how many build
+        files went."""
+        manifest_bytes = _manifest_bytes(self.manifest)
+        self._put_manifest(manifest_bytes)
+        for rel in self.base.keys() - self.placed:
+            _unlink_quietly(f"{self.top}/{rel}")
+        for folder in sorted(self.folders - self.used, reverse=True):  # inner folders first
+            try:
+                os.rmdir(f"{self.top}/{folder}")
+            except FileNotFoundError:
+                pass
+            except OSError:
+                shutil.rmtree(f"{self.top}/{folder}")  # holds what nobody recorded
         removed = len(set(self.old) - set(self.manifest))
-        if self.output_dir.is_dir():
+        retired = os.path.isdir(self.live)
+        if retired:
             try:
                 shutil.copymode(self.output_dir, self.dir)
             except OSError:
@@ -320,11 +527,37 @@ class Stage:
                 # No atomic exchange here: two renames; recover() repairs a kill between them.
                 os.rename(self.output_dir, self.root / "old")
                 os.rename(self.dir, self.output_dir)
+                os.rename(self.root / "old", self.dir)
         else:
             os.rename(self.dir, self.output_dir)
         _save_state(self.output_dir, _digest(manifest_bytes), self.mtimes)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._keep_spare(retired)
         return removed
+
+    def _put_manifest(self, manifest_bytes: bytes) -> None:
+        """Put the manifest in `site/`: the output's own file when it has the same bytes."""
+        if manifest_bytes == self.old_manifest:
+            try:
+                source = f"{self.live}/{MANIFEST}"
+                self._link(MANIFEST, source, os.lstat(source))
+                return
+            except OSError:
+                pass
+        self._put(MANIFEST, functools.partial(_write_new, data=manifest_bytes, mtimes=[]))
+
+    def _keep_spare(self, retired: bool) -> None:
+        """Keep the retired output in `site/` for the next build, with the record that says it
+        is whole; without a retired output with a manifest, remove the staging folder."""
+        _unlink_quietly(self.temp)
+        if retired and self.old_manifest is not None:
+            try:
+                (self.root / SPARE_RECORD).write_text(
+                    json.dumps({"format": 1, "manifest": _digest(self.old_manifest)}),
+                    encoding="utf-8")
+                return
+            except OSError:
+                pass  # only a speed-up is lost: recover() discards a spare without its record
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def abandon(self) -> None:
         """Remove the staging folder after a failure; the output folder is left as it was."""
@@ -332,6 +565,55 @@ class Stage:
             recover(self.output_dir)
         except (OSError, BuildError):
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _hard_link(source: str, path: str) -> None:
+    os.link(source, path, follow_symlinks=False)
+
+
+def _write_new(path: str, data: bytes, mtimes: list[int]) -> None:
+    """Create `path` holding `data` (O_EXCL: never an existing file, which may be shared with
+    the output) and append its mtime to `mtimes`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        mtimes.append(os.fstat(fd).st_mtime_ns)
+    finally:
+        os.close(fd)
+
+
+def _copy_new(source: str, path: str) -> None:
+    """Create `path` as a copy of `source`, its mode and times included."""
+    with open(source, "rb") as reader, open(path, "xb") as writer:
+        shutil.copyfileobj(reader, writer)
+    shutil.copystat(source, path)
+
+
+def _name_too_long(rel: str) -> bool:
+    """True when a part of `rel` is longer than the 255 bytes a file name may have."""
+    size = len(rel.encode("utf-8", "surrogateescape"))
+    return size > 255 and any(
+        len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/"))
+
+
+def _manifest_bytes(files: dict[str, list]) -> bytes:
+    """The manifest as `json.dumps(..., indent=0, sort_keys=True)` writes it, made entry by
+    entry with the C encoder (the indenting encoder is pure Python and slow on 15,000 files)."""
+    if not files:
+        return json.dumps({"files": {}, "generator": "briefing"}, indent=0).encode("utf-8")
+    encode = json.dumps
+    entries = ",\n".join(f"{encode(rel)}: [\n{encode(entry[0])},\n{encode(entry[1])}\n]"
+                         for rel, entry in sorted(files.items()))
+    return f'{{\n"files": {{\n{entries}\n}},\n"generator": "briefing"\n}}'.encode()
 
 
 def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
@@ -343,7 +625,7 @@ def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
         rel = safe_relative(path)
         if rel is None:
             problems.append(error(path, None, "output path would leave the output folder"))
-        elif any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/")):
+        elif _name_too_long(rel):
             problems.append(error(path, None, "a part of this output path is longer than the "
                                   "255 bytes a file name may have: use a shorter slug or tag"))
         elif rel in seen:
@@ -373,8 +655,7 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
     def stage_one(path: str, add: Callable[[], None]) -> None:
         paths.append(path)
         rel = safe_relative(path)
-        if rel is None or rel in staged or any(
-                len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/")):
+        if rel is None or rel in staged or _name_too_long(rel):
             return  # _check_paths reports it below
         staged.add(rel)
         try:
@@ -388,7 +669,8 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
             stage.prepare()
             try:
                 for item in files:
-                    stage_one(item.path, functools.partial(stage.add, item.path, item.data))
+                    stage_one(item.path,
+                              functools.partial(stage.add, item.path, item.data, item.same))
                 for asset in assets:
                     stage_one(asset.path,
                               functools.partial(stage.add_copy, asset.path, asset.source))

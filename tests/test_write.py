@@ -17,9 +17,11 @@ from generator.errors import BuildError
 from generator.render import OutputFile
 from generator.write import (
     MANIFEST,
+    SPARE_RECORD,
     STAGING_MARK,
     Asset,
     check_output_dir,
+    intact_files,
     output_lock,
     recover,
     safe_relative,
@@ -175,8 +177,11 @@ def test_staging_left_by_a_killed_build_is_cleaned_up(tmp_path: Path) -> None:
     (stage / STAGING_MARK).touch()
     (stage / "site" / "half.html").write_text("half", encoding="utf-8")
     write_output([OutputFile("index.html", b"2")], [], output)
-    assert not stage.exists()
     assert not (output / "half.html").exists()
+    # What is left is the retired output, kept whole for the next build.
+    assert sorted(os.listdir(stage)) == sorted([STAGING_MARK, SPARE_RECORD, "site"])
+    assert not (stage / "site" / "half.html").exists()
+    assert (stage / "site" / "index.html").read_bytes() == b"1"
 
 
 def test_swap_cut_short_between_renames_is_repaired(tmp_path: Path) -> None:
@@ -242,18 +247,19 @@ def test_build_killed_mid_write_leaves_output_untouched(tmp_path: Path) -> None:
     output = tmp_path / "public"
     command = [sys.executable, "-m", "generator", "build", "--site", str(site), "--output",
                str(output), "--now", "2026-11-24T12:00:00+00:00", "--jobs", "1"]
-    subprocess.run(command, check=True, capture_output=True, cwd=REPO)
-    # Change every page, so the next build writes them all anew.
-    (site / "config.yaml").write_text(
-        (site / "config.yaml").read_text(encoding="utf-8").replace("Test Briefing", "Renamed"),
-        encoding="utf-8")
+    config = site / "config.yaml"
+    for name, renamed in (("Test Briefing", "Renamed"), ("Renamed", "Renamed again")):
+        subprocess.run(command, check=True, capture_output=True, cwd=REPO)  # 2nd: a spare
+        # Change every page, so the next build writes them all anew.
+        config.write_text(config.read_text(encoding="utf-8").replace(name, renamed),
+                          encoding="utf-8")
+    assert (staging_dir(output) / SPARE_RECORD).is_file()
     before = tree_digest(output)
-    stage = staging_dir(output) / "site"
     killed = False
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     while process.poll() is None:
-        if stage.is_dir() and any(stage.iterdir()):
+        if not (staging_dir(output) / SPARE_RECORD).exists():  # the spare is being changed
             process.send_signal(signal.SIGKILL)
             killed = True
             break
@@ -264,8 +270,9 @@ def test_build_killed_mid_write_leaves_output_untouched(tmp_path: Path) -> None:
     assert staging_dir(output).exists()  # the killed build's leftovers, until the next build
     finished = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     assert finished.returncode == 0, finished.stderr
-    assert not staging_dir(output).exists()
-    assert "Renamed" in (output / "index.html").read_text(encoding="utf-8")
+    assert sorted(os.listdir(staging_dir(output))) == sorted([STAGING_MARK, SPARE_RECORD,
+                                                              "site"])
+    assert "Renamed again" in (output / "index.html").read_text(encoding="utf-8")
 
 
 def test_pages_may_stream_in_and_are_still_checked_before_the_swap(tmp_path: Path) -> None:
@@ -292,3 +299,249 @@ def test_output_that_is_a_symlink_updates_the_folder_it_points_to(tmp_path: Path
     write_output([OutputFile("index.html", b"2")], [], link)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert (target / "index.html").read_bytes() == b"2"
+
+
+def tree_entries(folder: Path) -> dict[str, str]:
+    """Every file (digest of its bytes) and symbolic link (its target) below `folder`."""
+    entries = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            entries[rel] = "-> " + os.readlink(path)
+        elif path.is_file():
+            entries[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return entries
+
+
+def spare_is_clean(output: Path) -> bool:
+    """The staging folder holds only a spare a finished build left, with its record."""
+    stage = staging_dir(output)
+    return sorted(os.listdir(stage)) == sorted([STAGING_MARK, SPARE_RECORD, "site"])
+
+
+def test_intact_files_are_the_previous_files_as_written(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"i"), OutputFile("a/index.html", b"a"),
+                  OutputFile("b/index.html", b"b"), OutputFile("c.xml", b"c")], [], output)
+    digests = json.loads((output / MANIFEST).read_text(encoding="utf-8"))["files"]
+    assert intact_files(output) == {rel: entry[0] for rel, entry in digests.items()}
+    stat = (output / "a/index.html").stat()
+    os.utime(output / "a/index.html", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))  # touched
+    (output / "b/index.html").unlink()
+    (output / "b/index.html").write_bytes(b"B")  # replaced by hand
+    (output / "c.xml").unlink()
+    (output / "mine.txt").write_bytes(b"not the build's")
+    assert intact_files(output) == {"index.html": digests["index.html"][0]}
+    assert intact_files(tmp_path / "nothing-here") == {}
+
+
+def test_a_same_file_is_the_previous_file_kept_as_it_was(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"home"), OutputFile("a/index.html", b"a")], [],
+                 output)
+    before = json.loads((output / MANIFEST).read_text(encoding="utf-8"))["files"]
+    stat = (output / "a/index.html").stat()
+    assert "a/index.html" in intact_files(output)
+    report = write_output([OutputFile("index.html", b"home 2"),
+                           OutputFile("a/index.html", b"", same=True)], [], output)
+    assert report.written == 1 and report.unchanged == 1
+    assert (output / "a/index.html").read_bytes() == b"a"
+    after = (output / "a/index.html").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+    manifest = json.loads((output / MANIFEST).read_text(encoding="utf-8"))["files"]
+    assert manifest["a/index.html"] == before["a/index.html"]
+    assert intact_files(output)["a/index.html"] == before["a/index.html"][0]  # mtime recorded
+
+
+@pytest.mark.parametrize("change", ["deleted", "touched", "never written"])
+def test_a_same_file_whose_previous_file_is_not_intact_fails_the_write(tmp_path: Path,
+                                                                       change: str) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"home"), OutputFile("a.html", b"a")], [], output)
+    if change == "deleted":
+        (output / "a.html").unlink()
+    elif change == "touched":
+        os.utime(output / "a.html", ns=(0, 10**9))
+    before = tree_digest(output)
+    path = "b.html" if change == "never written" else "a.html"
+    with pytest.raises(BuildError) as caught:
+        write_output([OutputFile("index.html", b"home 2"), OutputFile(path, b"", same=True)],
+                     [], output)
+    assert "cannot write the output" in caught.value.problems[0].message
+    assert tree_digest(output) == before
+    assert not staging_dir(output).exists() or spare_is_clean(output)
+
+
+def test_the_spare_follows_the_site_through_many_builds(tmp_path: Path) -> None:
+    """Adds, edits, deletes, files and folders trading places, and files of the user's added
+    and removed between builds: each output is what a first build would write."""
+    output = tmp_path / "out"
+    builds: list[tuple[dict[str, bytes], dict[str, str]]] = [
+        ({"index.html": b"1", "a/index.html": b"a", "b/c/index.html": b"c", "x": b"x"}, {}),
+        ({"index.html": b"2", "a/index.html": b"a", "b/c/index.html": b"c", "x": b"x",
+          "new/index.html": b"n"}, {"mine.txt": "mine", "a/notes.txt": "notes"}),
+        ({"index.html": b"2", "a/index.html": b"a2", "x/index.html": b"x is a folder"},
+         {"mine.txt": "mine", "well-known/security.txt": "contact", "media": "/srv/media"}),
+        ({"index.html": b"3", "b/c/index.html": b"c", "x": b"x is a file again",
+          "new/index.html": b"n"}, {"media": "/srv/other"}),
+        ({"index.html": b"3", "b/c/index.html": b"c", "x": b"x is a file again",
+          "new/index.html": b"n"}, {}),
+    ]
+    user: dict[str, str] = {}
+    for number, (files, wanted_user) in enumerate(builds):
+        for rel in set(user) - set(wanted_user):  # the user removes some of their files
+            (output / rel).unlink()
+        for rel, text in wanted_user.items():
+            path = output / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if rel == "media":
+                if path.is_symlink():
+                    path.unlink()
+                os.symlink(text, path)
+            elif not path.exists():
+                path.write_text(text, encoding="utf-8")
+        user = dict(wanted_user)
+        fresh = tmp_path / f"fresh-{number}"
+        if output.exists():
+            (tmp_path / "copy").mkdir()
+            for rel in user:  # the same hand-placed files, in a folder no build wrote
+                source, copy = output / rel, tmp_path / "copy" / rel
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                if source.is_symlink():
+                    os.symlink(os.readlink(source), copy)
+                else:
+                    copy.write_bytes(source.read_bytes())
+            os.rename(tmp_path / "copy", fresh)
+        write_output([OutputFile(rel, data) for rel, data in files.items()], [], fresh)
+        write_output([OutputFile(rel, data) for rel, data in files.items()], [], output)
+        assert tree_entries(output) == tree_entries(fresh), number
+        assert set(intact_files(output)) == set(files)
+        if number:
+            assert spare_is_clean(output)
+        assert not (output / "b").exists() or number != 2  # an emptied folder goes
+
+
+def test_a_spare_is_reused_in_place(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"1")], [], output)
+    first = output.stat().st_ino
+    write_output([OutputFile("index.html", b"2")], [], output)
+    assert (staging_dir(output) / "site").stat().st_ino == first  # the retired output
+    write_output([OutputFile("index.html", b"3")], [], output)
+    assert output.stat().st_ino == first  # ... became the next output
+    assert (output / "index.html").read_bytes() == b"3"
+
+
+@pytest.mark.parametrize("damage", ["no record", "bad record", "manifest edited", "stray file",
+                                    "wrong bytes", "folder in place of a file"])
+def test_a_spare_that_does_not_check_out_is_not_trusted(tmp_path: Path, damage: str) -> None:
+    output = tmp_path / "out"
+    files = [OutputFile("index.html", b"1"), OutputFile("a/index.html", b"a")]
+    write_output(files, [], output)
+    write_output(files, [], output)
+    stage = staging_dir(output)
+    spare = stage / "site"
+    if damage == "no record":
+        (stage / SPARE_RECORD).unlink()
+    elif damage == "bad record":
+        (stage / SPARE_RECORD).write_text("{", encoding="utf-8")
+    elif damage == "manifest edited":
+        (spare / MANIFEST).unlink()
+        (spare / MANIFEST).write_text("{}", encoding="utf-8")
+    elif damage == "stray file":
+        (stage / "tmp").write_bytes(b"half written")
+    elif damage == "wrong bytes":  # the record checks out, but no byte of the spare is trusted
+        (spare / "a/index.html").unlink()
+        (spare / "a/index.html").write_bytes(b"b")
+    else:
+        (spare / "a/index.html").unlink()
+        (spare / "a/index.html").mkdir()
+        (spare / "a/index.html/junk").write_bytes(b"junk")
+    report = write_output(files + [OutputFile("b.html", b"b")], [], output)
+    assert tree_entries(output) == {"index.html": tree_entries(output)["index.html"],
+                                    "a/index.html": hashlib.sha256(b"a").hexdigest(),
+                                    "b.html": hashlib.sha256(b"b").hexdigest(),
+                                    MANIFEST: tree_entries(output)[MANIFEST]}
+    assert (output / "index.html").read_bytes() == b"1"
+    assert report.unchanged == 2 and report.written == 1
+    assert spare_is_clean(output)
+
+
+def test_unchanged_files_keep_inode_and_mtime_across_builds(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    stats = []
+    for number in range(4):
+        intact = intact_files(output) if number else {}
+        write_output([OutputFile("index.html", f"home {number}".encode()),
+                      OutputFile("a/index.html", b"", same=True) if "a/index.html" in intact
+                      else OutputFile("a/index.html", b"a"),
+                      OutputFile("b/index.html", b"b"),
+                      OutputFile("c.html", b"c" if number % 2 else b"C")], [], output)
+        stats.append({rel: ((output / rel).stat().st_ino, (output / rel).stat().st_mtime_ns)
+                      for rel in ("index.html", "a/index.html", "b/index.html", "c.html")})
+        time.sleep(0.01)  # so that a file written anew would get a new mtime
+    for rel in ("a/index.html", "b/index.html"):
+        assert len({build[rel] for build in stats}) == 1, rel
+    for rel in ("index.html", "c.html"):
+        assert len({build[rel] for build in stats}) == 4, rel
+
+
+def test_files_shared_with_the_spare_are_never_written_through(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"1"), OutputFile("a.html", b"a")], [], output)
+    write_output([OutputFile("index.html", b"2"), OutputFile("a.html", b"a")], [], output)
+    shared = output / "a.html"
+    spare = staging_dir(output) / "site"
+    assert shared.stat().st_ino == (spare / "a.html").stat().st_ino
+    write_output([OutputFile("index.html", b"2"), OutputFile("a.html", b"A")], [], output)
+    # The file of the last output was replaced, not rewritten: the retired one still says "a".
+    assert (spare / "a.html").read_bytes() == b"a"
+    assert (output / "a.html").read_bytes() == b"A"
+    assert (spare / "index.html").read_bytes() == b"2"
+
+
+@pytest.mark.parametrize("calls", [1, 2, 3, 5, 8, 13, 17, 21, 24])
+def test_a_write_killed_at_any_step_leaves_old_or_new_and_the_next_recovers(
+        tmp_path: Path, calls: int) -> None:
+    """Kill the writer (os._exit, as SIGKILL would) at its n-th file-system change while it
+    turns the spare into the new site; then build again."""
+    output = tmp_path / "out"
+    old = [OutputFile(f"p{n}/index.html", f"old {n}".encode()) for n in range(8)]
+    new = [OutputFile(f"p{n}/index.html", f"new {n}".encode()) for n in range(0, 12, 2)]
+    write_output(old[:4], [], output)
+    write_output(old, [], output)
+    (output / "p3" / "mine.txt").write_text("mine", encoding="utf-8")
+    before = tree_entries(output)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child never returns to pytest
+        try:
+            count = 0
+
+            def counted(function):
+                def call(*args, **kwargs):
+                    nonlocal count
+                    count += 1
+                    if count >= calls:
+                        os._exit(9)
+                    return function(*args, **kwargs)
+                return call
+
+            for name in ("rename", "replace", "link", "unlink", "mkdir", "rmdir", "symlink",
+                         "write"):
+                setattr(os, name, counted(getattr(os, name)))
+            write_output(new, [], output)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+
+    def is_new() -> bool:
+        pages = {rel for rel in tree_entries(output) if rel.endswith("index.html")}
+        return (pages == {page.path for page in new}
+                and all((output / page.path).read_bytes() == page.data for page in new)
+                and (output / "p3" / "mine.txt").read_text(encoding="utf-8") == "mine")
+
+    assert tree_entries(output) == before or is_new()
+    write_output(new, [], output)
+    assert is_new()
+    assert spare_is_clean(output)
