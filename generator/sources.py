@@ -448,7 +448,8 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
 # the code that parses them, so a rebuild takes an unchanged file's parse from the site's
 # source cache: the front matter, its key lines, the body (or where it starts in the decoded
 # bytes) and the problems, as JSON of plain values. JSON, not pickle or marshal, so whatever a
-# row holds it can only ever be plain data, and every row is checked before it is used.
+# row holds it can only ever be plain data, and every row is checked before it is used (its
+# key lines when they are first asked for: `_KeyLines`).
 # Front matter JSON cannot hold exactly (dates from an explicit `!!timestamp`, sets, bytes,
 # keys that are not text) is simply not cached.
 
