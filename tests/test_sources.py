@@ -335,4 +335,3 @@ def test_no_cache_and_check_neither_read_nor_write_the_source_cache(tmp_path: Pa
     report = check(BuildOptions(site, now=NOW, jobs=1))
     assert report.articles == 2
     assert (site / CACHE_DIR / SOURCE_CACHE_FILE).read_bytes() == before
-
