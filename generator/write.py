@@ -361,9 +361,9 @@ class Stage:
     def _put(self, rel: str, make: Callable[[str], object]) -> None:
         """Put a new file at `rel` in `site/` with `make(path)`: straight there when the path
         is free, else made beside it and renamed over what an older site left there."""
-        cut = rel.rfind("/")
-        if cut > 0:
-            self._make_folder(rel[:cut])
+        folder = rel[:rel.rfind("/") + 1][:-1]
+        if folder and folder not in self.used:
+            self._make_folder(folder)
         if rel in self.folders:
             self._clear(rel)
         target = f"{self.top}/{rel}"
@@ -388,9 +388,9 @@ class Stage:
             except OSError:
                 here = None
             if here is not None and (here.st_ino, here.st_dev) == (stat.st_ino, stat.st_dev):
-                cut = rel.rfind("/")
-                if cut > 0:
-                    self._make_folder(rel[:cut])
+                folder = rel[:rel.rfind("/") + 1][:-1]
+                if folder and folder not in self.used:
+                    self._make_folder(folder)
                 self.placed.add(rel)
                 return
         self._put(rel, functools.partial(_hard_link, source))
@@ -516,7 +516,7 @@ class Stage:
                 pass
             except OSError:
                 shutil.rmtree(f"{self.top}/{folder}")  # holds what nobody recorded
-        removed = len(set(self.old) - set(self.manifest))
+        removed = len(self.old.keys() - self.manifest.keys())
         retired = os.path.isdir(self.live)
         if retired:
             try:
@@ -610,9 +610,11 @@ def _manifest_bytes(files: dict[str, list]) -> bytes:
     entry with the C encoder (the indenting encoder is pure Python and slow on 15,000 files)."""
     if not files:
         return json.dumps({"files": {}, "generator": "briefing"}, indent=0).encode("utf-8")
-    encode = json.dumps
-    entries = ",\n".join(f"{encode(rel)}: [\n{encode(entry[0])},\n{encode(entry[1])}\n]"
-                         for rel, entry in sorted(files.items()))
+    text, value = json.encoder.encode_basestring_ascii, json.dumps  # type: ignore[attr-defined]
+    entries = ",\n".join(
+        f"{text(rel)}: [\n{text(digest) if isinstance(digest, str) else value(digest)},\n"
+        f"{size if type(size) is int else value(size)}\n]"
+        for rel, (digest, size) in sorted(files.items()))
     return f'{{\n"files": {{\n{entries}\n}},\n"generator": "briefing"\n}}'.encode()
 
 
@@ -632,8 +634,13 @@ def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
             problems.append(error(path, None, "two things would be written to this output path"))
         else:
             seen[rel] = path
-    folders = {rel.rsplit("/", 1)[0] for rel in seen if "/" in rel}
-    folders = {"/".join(f.split("/")[:n]) for f in folders for n in range(1, f.count("/") + 2)}
+    folders = {rel[:rel.rfind("/")] for rel in seen if "/" in rel}
+    for folder in list(folders):  # and the folders above them
+        while "/" in folder:
+            folder = folder[:folder.rfind("/")]
+            if folder in folders:
+                break
+            folders.add(folder)
     for rel in sorted(folders & seen.keys()):
         problems.append(error(seen[rel], None, "this output path is both a file and a folder"))
     return list(seen), problems
