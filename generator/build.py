@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
 from collections.abc import Iterable
@@ -23,12 +24,13 @@ from generator.cache import (
     render_bodies,
 )
 from generator.config import Config, load_config
+from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.links import SourceText, check_links
 from generator.markup import MarkdownSettings, MarkupError, render_inline, render_markdown
 from generator.models import Article, EditionNote
 from generator.parallel import render_pages_parallel
-from generator.render import layout_dirs, output_path, static_files
+from generator.render import layout_dirs, output_path, page_jobs, static_files
 from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, read_content
 from generator.write import (
@@ -36,6 +38,7 @@ from generator.write import (
     Asset,
     check_output_dir,
     check_paths,
+    intact_files,
     kept_files,
     write_output,
 )
@@ -71,6 +74,7 @@ class BuildReport:
     rendered: int = 0
     cached: int = 0
     up_to_date: bool = False
+    pages_rendered: int = 0
 
 
 def build_clock(now: datetime | None, tz: tzinfo) -> datetime:
@@ -214,6 +218,22 @@ def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) ->
                        rendered=0, cached=int(data["articles"]), up_to_date=True)
 
 
+def page_records(site: Site, config: Config, options: BuildOptions, output_dir: Path
+                 ) -> tuple[ModelIndex | None, PageRecords, str]:
+    """The previous build's page records for this output, the index of the new site model to
+    check them against, and the key of the code and layouts; none of it with --no-cache."""
+    if not options.use_cache:
+        return None, PageRecords.disabled(), ""
+    try:
+        config_bytes = (config.root / "config.yaml").read_bytes()
+    except OSError:
+        config_bytes = b""
+    code = code_key(layout_dirs(config), config_bytes)
+    path = PageRecords.path_for(options.site_dir, output_dir)
+    return (ModelIndex(site), PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)),
+            code)
+
+
 @dataclass(frozen=True)
 class Assembly:
     """A site model ready to render, and what the build and check steps need beside it."""
@@ -232,7 +252,7 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
 
     Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
     sources are let go before the site model is built, to keep a big build's peak down."""
-    content, found = read_content(options.site_dir)
+    content, found = read_content(options.site_dir, use_cache=options.use_cache)
     problems = [*problems, *found]
     articles, found = parse_articles(content.articles, config)
     problems += found
@@ -271,16 +291,23 @@ def build(options: BuildOptions) -> BuildReport:
     assembly = assemble(options, config, now)
     site, problems, stats = assembly.site, assembly.problems, assembly.stats
     raise_if_strict(problems, options)
-    pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress)
+    jobs = page_jobs(site)
+    index, records, code = page_records(site, config, options, output_dir)
+    intact = intact_files(output_dir) if records.pages else {}
+    same, to_render = plan_pages(jobs, records, index, intact)
+    pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress,
+                                  to_render, index)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
-    written = write_output(pages, assets, output_dir)
+    written = write_output(itertools.chain(same, pages), assets, output_dir)
+    records.save(index, pages.records, {job.path for job in jobs}, code,
+                 manifest_digest(output_dir, MANIFEST))
     report = BuildReport(
-        output_dir=output_dir, articles=len(site.articles), pages=pages.count,
+        output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,
         seconds=time.perf_counter() - started, written=written.written,
         unchanged=written.unchanged, removed=written.removed,
         warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),
-        rendered=stats.rendered, cached=stats.cached)
+        rendered=stats.rendered, cached=stats.cached, pages_rendered=pages.count)
     if fingerprint and site.articles:
         record_build(fingerprint, now, assembly.moments, config, report)
     return report

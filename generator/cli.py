@@ -142,7 +142,8 @@ def build_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
     if not quiet:
         index = report.output_dir / "index.html"
         click.echo(f"built {report.articles} articles ({report.rendered} rendered, "
-                   f"{report.cached} from cache), {report.pages} pages in "
+                   f"{report.cached} from cache), {report.pages} pages "
+                   f"({report.pages_rendered} rendered) in "
                    f"{report.seconds:.2f} s ({report.written} written, {report.unchanged} "
                    f"unchanged, {report.removed} removed"
                    f"{'; output already up to date' if report.up_to_date else ''}): {index}")

@@ -1,11 +1,14 @@
-"""Render the site's pages in worker processes, with the same result as one process.
+"""Render pages in worker processes, with the same result as one process.
 
-Workers are forked after the site model is built, so they inherit it instead of receiving it
-pickled, and each makes its own Jinja environment (environments cannot be pickled). Shard k of
-n runs the same render_pages sequence but renders only every n-th page from the k-th, so the
-shards together hold every page once. Shards stream to the writer as they finish, so the parent
+Workers are forked after the site model and the list of page jobs are made, so they inherit
+them instead of receiving them pickled, and each makes its own Jinja environment
+(environments cannot be pickled). Part k of n renders every n-th job from the k-th, so the
+parts together hold every job once. Parts stream to the writer as they finish, so the parent
 never holds all pages at once. Any layout problem is reported by a serial re-run, so the
 problems are exactly those of a one-process build.
+
+With a `ModelIndex`, each page is rendered while its reads of the site model are recorded
+(`generator.deps`), and its `PageRecord` comes back with it.
 """
 
 from __future__ import annotations
@@ -13,60 +16,103 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import hashlib
 import itertools
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+from generator import deps
 from generator.cache import Progress
+from generator.deps import ModelIndex, PageRecord
 from generator.errors import BuildError
-from generator.render import SKIPPED, OutputFile, render_pages
+from generator.render import OutputFile, PageJob, Renderer, page_jobs, render_pages
 from generator.site import Site
 
-# Below this many articles a pool costs more than it saves.
-PARALLEL_PAGES_THRESHOLD = 300
+# Below this many pages to render a pool costs more than it saves.
+PARALLEL_PAGES_THRESHOLD = 400
 # Each worker renders its share in this many parts, so the parent holds only a part at a time.
-SHARDS_PER_JOB = 4
+PARTS_PER_JOB = 4
 
-_site: Site | None = None  # set in the parent just before forking; read by the workers
+Part = tuple[list[OutputFile], list[PageRecord]]
+
+# Set in the parent just before forking; read by the workers.
+_work: tuple[Site, list[PageJob], ModelIndex | None] | None = None
 
 
-def _render_shard(shard: tuple[int, int]) -> list[OutputFile] | None:
-    assert _site is not None
+def output_digest(data: bytes) -> str:
+    """The digest the writer's manifest gives a file's bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None) -> Part:
+    """Render `jobs`, recording each page's reads when there is an index; raise BuildError
+    with every layout problem."""
+    renderer = Renderer(site)
+    files: list[OutputFile] = []
+    records: list[PageRecord] = []
+    if index is None:
+        files = [f for f in map(renderer.render, jobs) if f is not None]
+    else:
+        with deps.tracking():
+            for job in jobs:
+                with deps.reading() as reads:
+                    file = renderer.render(job)
+                if file is None:
+                    continue
+                files.append(file)
+                context = deps.job_digest(index, job.template, job.info, job.context)
+                records.append(deps.make_record(index, file.path, context, reads,
+                                                output_digest(file.data)))
+    if renderer.problems:
+        raise BuildError(renderer.problems)
+    return files, records
+
+
+def _render_shard(shard: tuple[int, int]) -> Part | None:
+    assert _work is not None
+    site, jobs, index = _work
+    k, n = shard
     try:
-        return [f for f in render_pages(_site, shard=shard) if f.path != SKIPPED.path]
+        return render_part(site, jobs[k::n], index)
     except BuildError:
         return None
 
 
 class RenderedPages:
-    """The site's pages as they arrive from the workers; `count` is known once iterated."""
+    """The rendered pages as they arrive from the workers; `count` and `records` are complete
+    once iterated."""
 
-    def __init__(self, site: Site, results: Iterator[list[OutputFile] | None] | None,
+    def __init__(self, site: Site, jobs: list[PageJob], index: ModelIndex | None,
+                 results: Iterator[Part | None] | None,
                  pool: ProcessPoolExecutor | None = None, shards: int = 0,
                  progress: Progress | None = None):
         self.site = site
+        self.jobs = jobs
+        self.index = index
         self.results = results
         self.pool = pool
         self.shards = shards
         self.progress = progress
         self.count = 0
+        self.records: list[PageRecord] = []
 
     def __iter__(self) -> Iterator[OutputFile]:
         try:
             if self.results is None:
-                files: Iterable[OutputFile] = render_pages(self.site)
-                for file in files:
-                    self.count += 1
-                    yield file
+                files, self.records = render_part(self.site, self.jobs, self.index)
+                self.count = len(files)
+                yield from files
                 return
-            for done, shard in enumerate(self.results, 1):
-                if shard is None:
-                    render_pages(self.site)  # raises with exactly the serial build's problems
+            for done, part in enumerate(self.results, 1):
+                if part is None:
+                    render_pages(self.site, jobs=self.jobs)  # raises with the serial problems
                     raise RuntimeError("a worker failed to render pages that render serially")
-                self.count += len(shard)
-                yield from shard
+                files, records = part
+                self.count += len(files)
+                self.records += records
+                yield from files
                 if self.progress:
                     self.progress("pages", done, self.shards)
         finally:
@@ -75,16 +121,19 @@ class RenderedPages:
                 gc.unfreeze()
 
 
-def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = None
+def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = None,
+                          pages: list[PageJob] | None = None, index: ModelIndex | None = None
                           ) -> RenderedPages:
-    """Every page of the site, rendered in `jobs` forked processes when the site is big enough
-    to gain. The workers start now (before the writer takes its lock); the pages stream in,
-    not in the order of a serial render but with the same paths and bytes."""
-    if (jobs <= 1 or len(site.articles) < PARALLEL_PAGES_THRESHOLD
+    """The `pages` jobs (every page by default) rendered in `jobs` forked processes when there
+    are enough to gain, with their records when `index` is given. The workers start now
+    (before the writer takes its lock); the pages stream in, not in the order of a serial
+    render but with the same paths and bytes."""
+    pages = page_jobs(site) if pages is None else pages
+    if (jobs <= 1 or len(pages) < PARALLEL_PAGES_THRESHOLD
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return RenderedPages(site, None)
-    global _site
-    _site = site
+        return RenderedPages(site, pages, index, None)
+    global _work
+    _work = (site, pages, index)
     # Objects that exist now are shared with the workers: keep the collector off them, so
     # neither process spends time scanning them and fewer pages are copied after the fork.
     gc.collect()
@@ -92,13 +141,14 @@ def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = Non
     _return_free_memory()
     try:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
-        count = jobs * SHARDS_PER_JOB
+        count = jobs * PARTS_PER_JOB
         shards = iter([(k, count) for k in range(count)])
         waiting = deque(pool.submit(_render_shard, shard)
                         for shard in itertools.islice(shards, jobs + 1))
     finally:
-        _site = None
-    return RenderedPages(site, _results(pool, waiting, shards), pool, count, progress)
+        _work = None
+    return RenderedPages(site, pages, index, _results(pool, waiting, shards), pool, count,
+                         progress)
 
 
 def _return_free_memory() -> None:
@@ -112,9 +162,9 @@ def _return_free_memory() -> None:
 
 
 def _results(pool: ProcessPoolExecutor, waiting: deque, shards: Iterator[tuple[int, int]]
-             ) -> Iterator[list[OutputFile] | None]:
-    """Each shard's pages in order. A new shard starts only when one is handed on, so the
-    parent holds at most one shard being written and one more finished than there are workers."""
+             ) -> Iterator[Part | None]:
+    """Each part's pages in order. A new part starts only when one is handed on, so the
+    parent holds at most one part being written and one more finished than there are workers."""
     while waiting:
         result = waiting.popleft().result()
         following = next(shards, None)

@@ -43,10 +43,6 @@ class OutputFile:
     same: bool = False
 
 
-# Stands in for a page another worker renders (see render_pages' `shard`).
-SKIPPED = OutputFile("", b"")
-
-
 @dataclass(frozen=True)
 class PageInfo:
     """What every template knows about the page it renders."""
@@ -57,6 +53,20 @@ class PageInfo:
     description: str = ""
     relative: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One page to render: its layout, what the layout knows about the page, and its context."""
+
+    template: str
+    info: PageInfo
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """The output file the page is written to."""
+        return output_path(self.info.url)
 
 
 def default_theme_dir() -> Path:
@@ -164,13 +174,10 @@ def _layout_rel(filename: str, dirs: list[Path]) -> str:
 
 
 class Renderer:
-    """Renders templates into OutputFiles, collecting template problems instead of stopping."""
+    """Renders page jobs into OutputFiles, collecting template problems instead of stopping."""
 
-    def __init__(self, site: Site, env: jinja2.Environment | None = None,
-                 shard: tuple[int, int] | None = None):
+    def __init__(self, site: Site, env: jinja2.Environment | None = None):
         self.site = site
-        self.shard = shard
-        self._calls = 0
         self.env = env or make_environment(site.config)
         self.env.globals.update(site=site, url=_url)
         install_metadata(self.env, site)
@@ -178,68 +185,66 @@ class Renderer:
         self.problems: list[Problem] = []
         self._failed: set[str] = set()
 
-    def page(self, template: str, info: PageInfo, **context: Any) -> OutputFile | None:
-        """Render one page; on a layout error record it once per template and return None."""
-        if template in self._failed:
+    def render(self, job: PageJob) -> OutputFile | None:
+        """Render one page; on a layout error record it once per template and return None.
+        XML files lose the control characters XML 1.0 forbids."""
+        if job.template in self._failed:
             return None
-        self._calls += 1
-        if self.shard and (self._calls - 1) % self.shard[1] != self.shard[0]:
-            return SKIPPED  # another worker process renders this page
         try:
-            text = self.env.get_template(template).render(page=info, **context)
+            text = self.env.get_template(job.template).render(page=job.info, **job.context)
         except Exception as exc:  # whatever a layout raises is a problem in that layout
-            self._failed.add(template)
-            self.problems.append(_template_problem(exc, template, self.dirs))
+            self._failed.add(job.template)
+            self.problems.append(_template_problem(exc, job.template, self.dirs))
             return None
-        return OutputFile(output_path(info.url), text.encode("utf-8"))
+        return xml_safe(OutputFile(job.path, text.encode("utf-8")))
 
 
-def _pages_of(listing: Listing, renderer: Renderer, title: Callable[[Page], str]
-              ) -> Iterator[OutputFile | None]:
+def _pages_of(listing: Listing, title: Callable[[Page], str]) -> Iterator[PageJob]:
     for page in listing.pages:
         info = PageInfo(listing.kind.rstrip("s"), page.url, title(page), listing.description)
-        yield renderer.page("list.html", info, listing=listing, pagination=page)
+        yield PageJob("list.html", info, {"listing": listing, "pagination": page})
 
 
-def render_pages(site: Site, env: jinja2.Environment | None = None,
-                 shard: tuple[int, int] | None = None) -> list[OutputFile]:
-    """Every page of the site, rendered; raise BuildError listing every layout problem.
-
-    With `shard=(k, n)` only every n-th template page from the k-th is rendered, the others are
-    SKIPPED placeholders: n workers' lists line up, so `generator.parallel` can merge them."""
-    renderer = Renderer(site, env, shard)
+def page_jobs(site: Site) -> list[PageJob]:
+    """Every page of the site, in a fixed order, ready to render."""
     config = site.config
-    files: list[OutputFile | None] = []
-    latest = site.latest
-    files.append(renderer.page(
-        "home.html", PageInfo("home", "/", config.title, config.description),
-        edition=latest, earlier=site.editions[1:1 + config.home_editions]))
-    files.append(renderer.page(
-        "editions.html", PageInfo("editions", "/editions/", "Editions",
-                                  f"Every edition of {config.title}"),
-        months=site.editions_by_month()))
+    jobs = [
+        PageJob("home.html", PageInfo("home", "/", config.title, config.description),
+                {"edition": site.latest, "earlier": site.editions[1:1 + config.home_editions]}),
+        PageJob("editions.html", PageInfo("editions", "/editions/", "Editions",
+                                          f"Every edition of {config.title}"),
+                {"months": site.editions_by_month()}),
+    ]
     for index, edition in enumerate(site.editions):
-        files.append(renderer.page(
-            "edition.html", _edition_info(edition, config), edition=edition,
-            newer=site.editions[index - 1] if index > 0 else None,
-            older=site.editions[index + 1] if index + 1 < len(site.editions) else None))
+        jobs.append(PageJob(
+            "edition.html", _edition_info(edition, config),
+            {"edition": edition,
+             "newer": site.editions[index - 1] if index > 0 else None,
+             "older": site.editions[index + 1] if index + 1 < len(site.editions) else None}))
     for article in site.articles:
-        files.append(renderer.page(
-            "article.html",
-            PageInfo("article", article.url, article.title, article.summary),
-            article=article, neighbours=site.neighbours[article.url],
-            edition=site.edition_of[article.url]))
+        jobs.append(PageJob(
+            "article.html", PageInfo("article", article.url, article.title, article.summary),
+            {"article": article, "neighbours": site.neighbours[article.url],
+             "edition": site.edition_of[article.url]}))
     for kind, listings, label in (("topics", site.topics, "Topics"),
                                   ("tags", site.tags, "Tags"),
                                   ("authors", site.authors, "Authors")):
-        files.append(renderer.page(
-            "index_of.html", PageInfo("index", f"/{kind}/", label), listings=listings,
-            kind=kind))
+        jobs.append(PageJob("index_of.html", PageInfo("index", f"/{kind}/", label),
+                            {"listings": listings, "kind": kind}))
         for listing in listings:
-            files.extend(_pages_of(listing, renderer, _list_title(listing)))
-    files.append(renderer.page(
-        "404.html", PageInfo("404", "/404.html", "Page not found", relative=False)))
-    files.extend(render_feeds_and_sitemaps(site, renderer))
+            jobs.extend(_pages_of(listing, _list_title(listing)))
+    jobs.append(PageJob("404.html", PageInfo("404", "/404.html", "Page not found",
+                                             relative=False)))
+    jobs.extend(feed_and_sitemap_jobs(site))
+    return jobs
+
+
+def render_pages(site: Site, env: jinja2.Environment | None = None,
+                 jobs: list[PageJob] | None = None) -> list[OutputFile]:
+    """The pages of `jobs` (every page of the site by default), rendered; raise BuildError
+    listing every layout problem."""
+    renderer = Renderer(site, env)
+    files = [renderer.render(job) for job in (page_jobs(site) if jobs is None else jobs)]
     if renderer.problems:
         raise BuildError(renderer.problems)
     return [f for f in files if f is not None]
@@ -274,8 +279,8 @@ def static_files(config: Config) -> list[tuple[Path, str]]:
 
 
 # --- Feeds, sitemaps, robots.txt and head metadata ------------------------------------------
-# Output formats of the same render path: render_feeds_and_sitemaps(site, renderer) returns
-# their OutputFiles, and install_metadata(env, site) gives the HTML layouts what
+# Output formats of the same render path: feed_and_sitemap_jobs(site) returns their page
+# jobs, and install_metadata(env, site) gives the HTML layouts what
 # partials/head_meta.html needs (Open Graph, Twitter card, JSON-LD, feed autodiscovery).
 
 # The date part RFC 4151 requires in a tag: URI. It is a constant on purpose: anything taken
@@ -507,23 +512,22 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
 
 
-def _sitemap_files(renderer: Renderer, name: str, template: str, items: list[Any],
-                   limit: int, lastmod: Callable[[list[Any]], datetime | None]
-                   ) -> list[OutputFile | None]:
+def _sitemap_jobs(config: Config, name: str, template: str, items: list[Any], limit: int,
+                  lastmod: Callable[[list[Any]], datetime | None]) -> list[PageJob]:
     """`/NAME.xml` with every item, or, past `limit` items, an index of `/NAME-N.xml` files."""
-    config = renderer.site.config
     chunks = _chunks(items, limit)
     if len(chunks) == 1:
-        return [renderer.page(template, PageInfo("sitemap", f"/{name}.xml", name,
-                                                 relative=False), entries=items)]
-    files = [renderer.page(template, PageInfo("sitemap", f"/{name}-{n}.xml", name,
-                                              relative=False), entries=chunk)
-             for n, chunk in enumerate(chunks, 1)]
+        return [PageJob(template, PageInfo("sitemap", f"/{name}.xml", name, relative=False),
+                        {"entries": items})]
+    jobs = [PageJob(template, PageInfo("sitemap", f"/{name}-{n}.xml", name, relative=False),
+                    {"entries": chunk})
+            for n, chunk in enumerate(chunks, 1)]
     parts = [SitemapEntry(config.absolute_url(f"/{name}-{n}.xml"), lastmod(chunk))
              for n, chunk in enumerate(chunks, 1)]
-    files.append(renderer.page("sitemap-index.xml", PageInfo("sitemap", f"/{name}.xml", name,
-                                                             relative=False), sitemaps=parts))
-    return files
+    jobs.append(PageJob("sitemap-index.xml",
+                        PageInfo("sitemap", f"/{name}.xml", name, relative=False),
+                        {"sitemaps": parts}))
+    return jobs
 
 
 def xml_safe(file: OutputFile | None) -> OutputFile | None:
@@ -535,27 +539,23 @@ def xml_safe(file: OutputFile | None) -> OutputFile | None:
     return file if cleaned == text else OutputFile(file.path, cleaned.encode("utf-8"))
 
 
-def render_feeds_and_sitemaps(site: Site, renderer: Renderer) -> list[OutputFile | None]:
+def feed_and_sitemap_jobs(site: Site) -> list[PageJob]:
     """Atom, RSS and JSON feeds (site and topics), sitemap.xml, news-sitemap.xml, robots.txt."""
-    files: list[OutputFile | None] = []
+    jobs: list[PageJob] = []
     for feed in site_feeds(site):
         paths = feed.paths
-        files.append(renderer.page("feed.xml", PageInfo("feed", paths["atom"], feed.title,
-                                                        relative=False), feed=feed))
-        files.append(renderer.page("rss.xml", PageInfo("feed", paths["rss"], feed.title,
-                                                       relative=False), feed=feed))
-        files.append(renderer.page("feed.json", PageInfo("feed", paths["json"], feed.title,
-                                                         relative=False), feed=feed))
-    files += _sitemap_files(renderer, "sitemap", "sitemap.xml", sitemap_entries(site),
-                            SITEMAP_LIMIT,
-                            lambda chunk: max((e.lastmod for e in chunk if e.lastmod),
-                                              default=None))
-    files += _sitemap_files(renderer, "news-sitemap", "news-sitemap.xml", news_articles(site),
-                            NEWS_SITEMAP_LIMIT,
-                            lambda chunk: max((a.modified for a in chunk), default=None))
-    files.append(renderer.page("robots.txt", PageInfo("robots", "/robots.txt", "robots.txt",
-                                                      relative=False)))
-    return [xml_safe(f) for f in files]
+        for template, kind in (("feed.xml", "atom"), ("rss.xml", "rss"), ("feed.json", "json")):
+            jobs.append(PageJob(template, PageInfo("feed", paths[kind], feed.title,
+                                                   relative=False), {"feed": feed}))
+    jobs += _sitemap_jobs(site.config, "sitemap", "sitemap.xml", sitemap_entries(site),
+                          SITEMAP_LIMIT,
+                          lambda chunk: max((e.lastmod for e in chunk if e.lastmod), default=None))
+    jobs += _sitemap_jobs(site.config, "news-sitemap", "news-sitemap.xml", news_articles(site),
+                          NEWS_SITEMAP_LIMIT,
+                          lambda chunk: max((a.modified for a in chunk), default=None))
+    jobs.append(PageJob("robots.txt", PageInfo("robots", "/robots.txt", "robots.txt",
+                                               relative=False)))
+    return jobs
 
 
 def json_ld(data: Any) -> Markup:

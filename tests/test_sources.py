@@ -335,3 +335,15 @@ def test_no_cache_and_check_neither_read_nor_write_the_source_cache(tmp_path: Pa
     report = check(BuildOptions(site, now=NOW, jobs=1))
     assert report.articles == 2
     assert (site / CACHE_DIR / SOURCE_CACHE_FILE).read_bytes() == before
+
+
+def test_a_rebuild_parses_only_the_edited_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED, files={"content/p.jpg": b"jpeg"})
+    build_site(site)
+    assert (site / CACHE_DIR / SOURCE_CACHE_FILE).is_file()
+    (site / "content" / "folder" / "b.md").write_text(
+        "---\ntitle: B again\ndate: 2026-11-24\n---\nEdited.\n", encoding="utf-8")
+    parsed = _count_parses(monkeypatch)
+    report = build_site(site)
+    assert parsed == ["content/folder/b.md"] and report.articles == 2

@@ -1,0 +1,488 @@
+"""Incremental page rendering: what each page read of the site model, and whether it changed.
+
+While a page renders, every attribute read on the site model's objects (the site, its
+articles, editions, listings and list pages) is recorded, whether the read comes from a
+template, a filter or a Python helper: the classes' `__getattribute__` is swapped for a
+recording one for the duration (`tracking()`), and only while a page is being rendered
+(`reading()`) are reads kept. A page's record is the digest of its template and context, the
+reads it made as (object key, attribute) pairs, and a fingerprint of the value each pair gave.
+
+The next build looks each pair up again in its own site model. A page whose template,
+context and every read value are unchanged, and whose previous file is still intact in the
+output folder, is not rendered: the writer keeps the previous file. Anything that cannot be
+fingerprinted makes its page render every time; records from other code, layouts, settings
+or another output are never used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import pickle
+import sqlite3
+import sys
+import types
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import generator
+from generator.models import Article
+from generator.render import OutputFile, PageJob
+from generator.site import Edition, Listing, Page, Site
+
+PAGES_FORMAT = "briefing-page-records/1"
+# Model classes whose attribute reads are recorded; every object of these the site model
+# holds has a key that names it from build to build.
+TRACKED: tuple[type, ...] = (Site, Article, Edition, Listing, Page)
+
+_reads: set[tuple[int, str]] | None = None  # the page being rendered, see reading()
+_MISSING: Any = object()
+_TRACKED_SET = frozenset(TRACKED)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_CODE: dict[tuple[type, str], bool] = {}
+_installed = 0
+
+
+def _recording_getattribute(self: object, name: str) -> Any:
+    value = object.__getattribute__(self, name)
+    reads = _reads
+    if reads is not None:
+        reads.add((id(self), name))
+    return value
+
+
+@contextmanager
+def tracking() -> Iterator[None]:
+    """Record attribute reads on the tracked model classes (only inside `reading()`)."""
+    global _installed
+    if _installed == 0:
+        for cls in TRACKED:
+            cls.__getattribute__ = _recording_getattribute  # type: ignore[method-assign]
+    _installed += 1
+    try:
+        yield
+    finally:
+        _installed -= 1
+        if _installed == 0:
+            for cls in TRACKED:
+                if "__getattribute__" in cls.__dict__:
+                    delattr(cls, "__getattribute__")
+
+
+@contextmanager
+def reading() -> Iterator[set[tuple[int, str]]]:
+    """The reads made inside the block, as (id of object, attribute name)."""
+    global _reads
+    outer, _reads = _reads, set()
+    try:
+        yield _reads
+    finally:
+        _reads = outer
+
+
+@contextmanager
+def _not_reading() -> Iterator[None]:
+    global _reads
+    outer, _reads = _reads, None
+    try:
+        yield
+    finally:
+        _reads = outer
+
+
+def _digest(data: str) -> bytes:
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+class ModelIndex:
+    """The site model's tracked objects by key, and the fingerprints of values read from them.
+
+    Keys: `site`, `article:<source path>`, `edition:<url>`, `listing:<kind>:<slug>`,
+    `page:<url>`. Fingerprints are memoised for the build (the model is immutable)."""
+
+    def __init__(self, site: Site):
+        self.objects: dict[str, object] = {}
+        self.ambiguous = False
+        self._add("site", site)
+        for article in site.articles:
+            self._add(f"article:{article.path}", article)
+        for edition in site.editions:
+            self._add(f"edition:{edition.url}", edition)
+        for listing in (*site.topics, *site.tags, *site.authors):
+            self._add(f"listing:{listing.kind}:{listing.slug}", listing)
+            for page in listing.pages:
+                self._add(f"page:{page.url}", page)
+        self.key_of = {id(obj): key for key, obj in self.objects.items()}
+        self._values: dict[tuple[str, str], bytes | None] = {}
+        self._objects: dict[str, bytes | None] = {}
+
+    def _add(self, key: str, obj: object) -> None:
+        other = self.objects.setdefault(key, obj)
+        if other is not obj:
+            self.ambiguous = True  # two objects, one key: no record can be trusted
+
+    def value(self, key: str, name: str) -> bytes | None:
+        """The fingerprint of `object[key].name` in this model; None when it cannot be read or
+        fingerprinted (the page must render)."""
+        pair = (key, name)
+        found = self._values.get(pair, _MISSING)
+        if found is not _MISSING:
+            return found
+        found = None
+        obj = self.objects.get(key)
+        if obj is not None:
+            try:
+                value = object.__getattribute__(obj, name)
+            except Exception:  # gone, or its property fails: the page must render
+                value = _MISSING
+            if value is not _MISSING:
+                found = self.fingerprint(value)
+        self._values[pair] = found
+        return found
+
+    def object_value(self, key: str) -> bytes | None:
+        """The fingerprint of every field of `object[key]` at once; None if there is none, and
+        for the site itself, whose clock changes every build."""
+        found = self._objects.get(key, _MISSING)
+        if found is _MISSING:
+            obj = self.objects.get(key)
+            found = None
+            if obj is not None and type(obj) is not Site:
+                found = self.fingerprint(tuple(object.__getattribute__(obj, name)
+                                               for name in _fields(type(obj))))
+            self._objects[key] = found
+        return found
+
+    def fingerprint(self, value: Any) -> bytes | None:
+        """A digest equal for equal values and different otherwise, naming tracked objects by
+        key (their attributes are read, and recorded, separately); None for a value with no
+        stable form (a lambda, an open file), which makes its pages render every time."""
+        kind = type(value)
+        if kind is str:
+            data = b"s" + value.encode("utf-8", "surrogatepass")
+        elif value is None or kind is int or kind is bool:
+            data = b"r" + repr(value).encode()
+        elif kind in _TRACKED_SET and id(value) in self.key_of:
+            data = b"@" + self.key_of[id(value)].encode("utf-8", "surrogatepass")
+        else:
+            global _reads
+            outer, _reads = _reads, None
+            buffer = io.BytesIO()
+            try:
+                _Pickler(buffer, self.key_of).dump(value)
+            except Exception:  # pickle's errors, recursion: no stable form
+                return None
+            finally:
+                _reads = outer
+            data = b"p" + buffer.getvalue()
+        return hashlib.blake2b(data, digest_size=12).digest()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a value with the site model's tracked objects replaced by their keys, and
+    dataclasses and datetimes in a short form. (Equal values that share their parts
+    differently pickle differently: a page renders that need not, never the other way round.)"""
+
+    def __init__(self, file: io.BytesIO, key_of: dict[int, str]):
+        super().__init__(file, protocol=5)
+        self.key_of = key_of
+
+    def reducer_override(self, obj: Any) -> Any:
+        # Called for objects other than the built-in containers and scalars.
+        kind = type(obj)
+        if kind in _TRACKED_SET:
+            key = self.key_of.get(id(obj))
+            if key is not None:
+                return _tracked, (key,)
+        if kind is datetime:
+            return _datetime, (obj.isoformat(), repr(obj.tzinfo))
+        names = _FIELDS.get(kind)
+        if names is None and dataclasses.is_dataclass(kind):
+            names = _fields(kind)
+        if names is not None:
+            return _dataclass, (kind.__qualname__, tuple(getattr(obj, n) for n in names))
+        return NotImplemented
+
+
+def _tracked(key: str) -> str:
+    """Stands for a tracked object in a fingerprint's pickle (never unpickled)."""
+    return key
+
+
+def _datetime(text: str, zone: str) -> str:
+    """Stands for a datetime in a fingerprint's pickle (never unpickled)."""
+    return text + zone
+
+
+def _dataclass(name: str, values: tuple) -> tuple:
+    """Stands for a dataclass instance in a fingerprint's pickle (never unpickled)."""
+    return name, values
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    return names
+
+
+def _is_code(kind: type, name: str) -> bool:
+    """Whether reading `name` on a `kind` runs code (a property or method) rather than giving
+    stored data: what such a read gives is decided by the reads the code makes, which are
+    recorded in their own right."""
+    found = _CODE.get((kind, name))
+    if found is None:
+        attribute = getattr(kind, name, None)
+        found = _CODE[(kind, name)] = (isinstance(attribute, (property, types.FunctionType))
+                                       and name not in _fields(kind))
+    return found
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """What one page read when it was rendered, and what it wrote."""
+
+    path: str
+    context: bytes | None  # of template, page info and context; None: always render
+    deps: tuple[tuple[str, str], ...]  # the (object key, attribute) pairs it read
+    output: str                      # the writer's digest of the file's bytes
+
+
+def job_digest(index: ModelIndex, template: str, info: object,
+               context: Mapping[str, Any]) -> bytes | None:
+    """The digest of a page's template, page info and context; None when part of it has no
+    stable form."""
+    return index.fingerprint((template, info, sorted(context.items())))
+
+
+def make_record(index: ModelIndex, path: str, context: bytes | None,
+                reads: set[tuple[int, str]], output: str) -> PageRecord:
+    """A rendered page's record, from the reads it made (reads of objects outside the index
+    need no record: whatever reached them was itself recorded or is in the context)."""
+    key_of = index.key_of
+    deps = tuple({(key_of[obj], name) for obj, name in reads if obj in key_of})
+    return PageRecord(path, context, deps, output)
+
+
+def code_key(layout_dirs: Iterable[Path], config_bytes: bytes) -> str:
+    """A digest of everything but the site model that decides how a page renders: the
+    generator's code, the layouts, config.yaml, and the versions of what renders them."""
+    digest = hashlib.blake2b(digest_size=16)
+    lines = [PAGES_FORMAT, generator.__version__, sys.version]
+    for dist in ("jinja2", "markupsafe", "babel", "markdown", "nh3"):
+        try:
+            lines.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{dist} unknown")
+    sources = sorted(Path(generator.__file__).parent.glob("*.py"))
+    for path in sources:
+        digest.update(path.read_bytes())
+    for directory in layout_dirs:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                lines.append(path.relative_to(directory).as_posix())
+                digest.update(path.read_bytes())
+    digest.update(config_bytes)
+    digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+class PageRecords:
+    """The page records of one output folder, kept in `<site>/.cache/pages-<id>.sqlite3`:
+    each page's context digest, output digest and the ids of the pairs it read; each pair
+    with the fingerprint of its value when it was last read; each object read with the
+    fingerprint of all its fields, a shortcut past checking its pairs one by one.
+
+    Records are used only when they were written by the same code and layouts (`code_key`)
+    for the output folder as it is now (the digest of its manifest)."""
+
+    def __init__(self, path: Path | None, pages: dict[str, tuple[bytes | None, array, str]],
+                 pairs: dict[int, tuple[str, str, bytes | None]],
+                 objects: dict[str, bytes | None], valid: bool):
+        self.path = path
+        self.pages = pages
+        self.pairs = pairs
+        self.objects = objects
+        self.valid = valid
+        self._same: dict[int, bool] = {}
+
+    @staticmethod
+    def path_for(site_dir: Path, output_dir: Path) -> Path:
+        """Where the records for one output folder are kept."""
+        name = hashlib.blake2b(str(output_dir.resolve()).encode(), digest_size=8).hexdigest()
+        return site_dir / ".cache" / f"pages-{name}.sqlite3"
+
+    @classmethod
+    def disabled(cls) -> PageRecords:
+        """No records, and nothing is saved."""
+        return cls(None, {}, {}, {}, False)
+
+    @classmethod
+    def load(cls, path: Path, code: str, manifest: str | None) -> PageRecords:
+        """The records at `path` if they match `code` and the output's `manifest` digest;
+        else none (and a later save starts afresh). Never raises on a bad file."""
+        if manifest is None or not path.is_file():
+            return cls(path, {}, {}, {}, False)
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return cls(path, {}, {}, {}, False)
+        try:
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            if (meta.get("format") != PAGES_FORMAT or meta.get("code") != code
+                    or meta.get("manifest") != manifest):
+                return cls(path, {}, {}, {}, False)
+            pairs = {int(i): (str(obj), str(attr), bytes(fp) if fp is not None else None)
+                     for i, obj, attr, fp in db.execute("SELECT id, obj, attr, fp FROM pairs")}
+            pages = {}
+            for page, context, deps, output in db.execute(
+                    "SELECT path, context, deps, output FROM pages"):
+                ids = array("q")
+                ids.frombytes(deps)
+                pages[str(page)] = (bytes(context) if context is not None else None, ids,
+                                    str(output))
+            objects = {str(key): bytes(fp) if fp is not None else None
+                       for key, fp in db.execute("SELECT key, fp FROM objects")}
+            return cls(path, pages, pairs, objects, True)
+        except (sqlite3.Error, ValueError, TypeError):
+            return cls(path, {}, {}, {}, False)
+        finally:
+            db.close()
+
+    def _pair_same(self, index: ModelIndex, pair: int) -> bool:
+        found = self._same.get(pair)
+        if found is None:
+            found = self._same[pair] = self._check_pair(index, pair)
+        return found
+
+    def _check_pair(self, index: ModelIndex, pair: int) -> bool:
+        entry = self.pairs.get(pair)
+        if entry is None:
+            return False
+        key, name, fingerprint = entry
+        obj = index.objects.get(key)
+        if obj is None:
+            return False
+        kind = type(obj)
+        if _is_code(kind, name):
+            return True  # decided by the reads the property or method made, checked themselves
+        if name in _fields(kind):
+            stored = self.objects.get(key)
+            if stored is not None and stored == index.object_value(key):
+                return True  # no field of the object changed
+        return fingerprint is not None and index.value(key, name) == fingerprint
+
+    def unchanged(self, index: ModelIndex, path: str, context: bytes | None,
+                  intact: Mapping[str, str]) -> bool:
+        """Whether the page at `path` would render as it did: same context, same value for
+        every pair it read, and its file still intact in the output folder."""
+        record = self.pages.get(path)
+        if (record is None or record[0] is None or context is None or record[0] != context
+                or intact.get(path) != record[2] or index.ambiguous):
+            return False
+        same = self._same
+        for pair in record[1]:
+            found = same.get(pair)
+            if found is None:
+                found = self._pair_same(index, pair)
+            if not found:
+                return False
+        return True
+
+    def save(self, index: ModelIndex | None, rendered: Iterable[PageRecord], produced: set[str],
+             code: str, manifest: str | None) -> None:
+        """Keep the records of pages still produced, with those just rendered and the current
+        fingerprint of every pair they read; an error only loses the speed-up, never the build."""
+        if self.path is None or index is None:
+            return
+        try:
+            self._save(index, list(rendered), produced, code, manifest)
+        except (OSError, sqlite3.Error):
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+    def _save(self, index: ModelIndex, rendered: list[PageRecord], produced: set[str],
+              code: str, manifest: str | None) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Start afresh when the old records cannot be used or every page rendered anyway, so
+        # pairs no page reads any more do not pile up.
+        fresh = not self.valid or len(rendered) >= len(produced)
+        if fresh:
+            self.path.unlink(missing_ok=True)
+        db = sqlite3.connect(self.path)
+        try:
+            with db:
+                db.executescript(
+                    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);"
+                    "CREATE TABLE IF NOT EXISTS pairs (id INTEGER PRIMARY KEY, obj TEXT,"
+                    " attr TEXT, fp BLOB);"
+                    "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, context BLOB,"
+                    " deps BLOB, output TEXT);"
+                    "CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, fp BLOB);")
+                ids = {} if fresh else {(e[0], e[1]): i for i, e in self.pairs.items()}
+                next_id = max(self.pairs, default=0) + 1 if not fresh else 1
+                changed = []
+                for record in rendered:
+                    for pair in record.deps:
+                        if pair in ids:
+                            continue
+                        ids[pair] = pair_id = next_id
+                        next_id += 1
+                        changed.append((pair_id, pair[0], pair[1], index.value(*pair)))
+                if not fresh:
+                    # A pair a reused page read has the value it had; a pair only re-rendered
+                    # pages read may have a new one: record what they rendered with.
+                    seen = {i for record in rendered for pair in record.deps
+                            if (i := ids[pair]) in self.pairs}
+                    for pair_id in seen:
+                        obj, attr, old = self.pairs[pair_id]
+                        new = index.value(obj, attr)
+                        if new != old:
+                            changed.append((pair_id, obj, attr, new))
+                db.executemany("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?)", changed)
+                # An object's stored fingerprint must be that of the values the pages reading
+                # its fields rendered with: those just rendered have the current ones.
+                keys = sorted({pair[0] for record in rendered for pair in record.deps})
+                db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?)",
+                               [(key, index.object_value(key)) for key in keys])
+                if not fresh:
+                    db.executemany("DELETE FROM pages WHERE path = ?",
+                                   [(p,) for p in self.pages if p not in produced])
+                db.executemany(
+                    "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
+                    [(r.path, r.context, array("q", sorted(ids[p] for p in r.deps)).tobytes(),
+                      r.output) for r in rendered])
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               [("format", PAGES_FORMAT), ("code", code),
+                                ("manifest", manifest or "")])
+        finally:
+            db.close()
+
+
+def plan_pages(jobs: list[PageJob], records: PageRecords, index: ModelIndex | None,
+               intact: Mapping[str, str]) -> tuple[list[OutputFile], list[PageJob]]:
+    """The pages that need not render again (as `same` files for the writer), and the jobs
+    that must render."""
+    if index is None or not records.pages:
+        return [], list(jobs)
+    same: list[OutputFile] = []
+    render: list[PageJob] = []
+    for job in jobs:
+        path = job.path
+        context = (job_digest(index, job.template, job.info, job.context)
+                   if path in records.pages else None)
+        if records.unchanged(index, path, context, intact):
+            same.append(OutputFile(path, b"", same=True))
+        else:
+            render.append(job)
+    return same, render
