@@ -232,3 +232,11 @@ def test_json_ld_output_cannot_close_a_script_and_decodes_to_the_same_data(data:
     text = str(json_ld(data))
     assert not {"<", ">", "&", "\u2028", "\u2029"} & set(text)
     assert json.loads(text) == data
+
+
+@given(st.text())
+def test_json_ld_escapes_each_character_as_one_table_would(text: str) -> None:
+    table = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+             0x2028: "\\u2028", 0x2029: "\\u2029"}
+    data = {"headline": text, "x": ["</script>", "a & b \u2028\u2029 é"]}
+    assert str(json_ld(data)) == json.dumps(data, ensure_ascii=False).translate(table)

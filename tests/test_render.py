@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from generator.config import Config
 from generator.errors import BuildError
 from generator.render import (
+    PageInfo,
     default_theme_dir,
     layout_dirs,
     make_environment,
@@ -63,6 +65,58 @@ def test_filters_follow_the_language(tmp_path: Path) -> None:
     result = env.from_string("{{ d | date }} {{ m | month }}").render(
         d=datetime(2026, 11, 24, 8, tzinfo=UTC), m=date(2026, 2, 1))
     assert result == "24 novembre 2026 février 2026"
+
+
+@pytest.mark.parametrize(("language", "timezone"), [
+    ("en", "America/New_York"), ("fr", "Europe/Paris"), ("zh-Hant", "Asia/Taipei"),
+    ("ar", "Asia/Dubai"), ("en-AU", "Australia/Lord_Howe"), ("de", "UTC")])
+def test_cached_date_and_time_filters_equal_babel(tmp_path: Path, language: str,
+                                                   timezone: str) -> None:
+    # The filters cache what a pattern shows (the day; the time of day; the zone on a day), so
+    # many moments share a time of day, and some fall next to daylight-saving changes.
+    import random
+    from zoneinfo import ZoneInfo
+
+    from babel import Locale
+    from babel.dates import format_date, format_time
+
+    config = config_for(tmp_path, language=language, timezone=timezone)
+    env = make_environment(config)
+    locale, tz = Locale.parse(language, sep="-"), ZoneInfo(timezone)
+    rng = random.Random(language)
+    moments = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(
+        days=rng.randrange(365), hours=rng.randrange(24), minutes=rng.choice((0, 30, 45)))
+        for _ in range(150)]
+    moments += [datetime(2026, month, day, hour, minute, tzinfo=UTC)
+                for month, day in ((3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1))
+                for hour in range(24) for minute in (0, 30)]
+    time_styles = ("short", "medium", "long", "full", "z", "zzzz", "HH:mm", "h:mm a z", "v",
+                   "B h:mm", "xxx", "H:mm:ss.SSS")
+    date_styles = ("short", "medium", "long", "full", "EEEE d MMMM y")
+    template = env.from_string(
+        "{% for m in moments %}{% for s in times %}{{ m | time(s) }}|{% endfor %}"
+        "{% for s in dates %}{{ m | date(s) }}|{% endfor %}{{ m | isoformat }}\n{% endfor %}")
+    rendered = template.render(moments=moments, times=time_styles, dates=date_styles)
+    expected = "".join(
+        "".join(format_time(m.astimezone(tz), s, tzinfo=tz, locale=locale) + "|"
+                for s in time_styles)
+        + "".join(format_date(m.astimezone(tz), s, locale=locale) + "|" for s in date_styles)
+        + m.astimezone(tz).isoformat() + "\n"
+        for m in moments)
+    assert rendered == str(escape(expected))
+
+
+def test_url_filter_is_the_url_function(tmp_path: Path) -> None:
+    env = make_environment(config_for(tmp_path))
+    env.globals["url"] = env.filters["url"]
+    template = env.from_string("{{ url(t) }}|{{ t | url }}")
+    for page in (PageInfo("article", "/2026/11/24/x/", "X"),
+                 PageInfo("feed", "/feed.xml", "F", relative=False)):
+        for target in ("/", "/2026/11/24/y/#a", "/tags/a b/", "https://x.org/?a=1&b=2"):
+            by_function, by_filter = template.render(page=page, t=target).split("|")
+            assert by_function == by_filter
+    page = PageInfo("article", "/2026/11/24/x/", "X")
+    assert template.render(page=page, t="/tags/") == "../../../../tags/|../../../../tags/"
 
 
 def test_autoescape_is_on(tmp_path: Path) -> None:
