@@ -1,0 +1,301 @@
+"""Incremental page rendering (generator/deps.py): reads are recorded, and a rebuild renders
+again exactly the pages whose reads changed, with output equal to a build from scratch."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from generator import deps, parallel
+from generator.build import BuildOptions, assemble
+from generator.config import load_config
+from generator.deps import ModelIndex, PageRecords
+from generator.models import Article
+from generator.render import page_jobs
+from tests.conftest import NOW, article, build_site, make_site
+
+
+def small_site(root: Path, count: int = 8, layouts: dict[str, str] | None = None) -> Path:
+    """A site with `count` stories over three days, two topics and shared tags."""
+    articles = {}
+    for n in range(count):
+        articles[f"story-{n}"] = (
+            article(f"Story {n}", f"2026-11-{22 + n % 3}T{(8 + n) % 24:02d}:{n % 60:02d}:00+00:00",
+                    topic="world" if n % 2 else "business", tags=["ports", f"tag {n % 3}"],
+                    author="Ana Lima" if n % 2 else "Ben Okoro"),
+            f"Story {n} begins here.\n\nIt links to [the next](story-{(n + 1) % count}.md).")
+    return make_site(root, articles=articles, layouts=layouts)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` (but the manifest) and its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".briefing-manifest.json"}
+
+
+def assert_same_as_fresh_build(site: Path, **options: object) -> None:
+    """The incremental output equals a build from scratch (no cache, empty output folder)."""
+    fresh = site.parent / "fresh-output"
+    shutil.rmtree(fresh, ignore_errors=True)
+    build_site(site, output=fresh, use_cache=False, **options)
+    assert tree(site / "output") == tree(fresh)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace text in a file (the no-change shortcut then sees a new size or mtime)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# --- the index and fingerprints -------------------------------------------------------------
+
+
+def model(site: Path):
+    options = BuildOptions(site_dir=site, now=NOW)
+    return assemble(options, load_config(site), NOW).site
+
+
+def test_the_index_names_every_tracked_object_by_a_stable_key(tmp_path: Path) -> None:
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    assert index.objects["site"] is site
+    assert index.objects["article:content/story-0.md"].title == "Story 0"
+    assert {key.split(":")[0] for key in index.objects} == {
+        "site", "article", "edition", "listing", "page"}
+    assert not index.ambiguous
+    again = ModelIndex(model(tmp_path / "site"))
+    assert set(again.objects) == set(index.objects)
+
+
+def test_fingerprints_are_equal_for_equal_values_and_differ_otherwise(tmp_path: Path) -> None:
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    other = ModelIndex(model(tmp_path / "site"))  # a second model of the same inputs
+    for key in index.objects:
+        assert index.object_value(key) == other.object_value(key) or key == "site"
+    first, second = site.articles[0], site.articles[1]
+    assert index.fingerprint(first) == index.fingerprint(first)
+    assert index.fingerprint(first) != index.fingerprint(second)  # named by key, not value
+    assert index.fingerprint(("a", 1, None)) == index.fingerprint(("a", 1, None))
+    assert index.fingerprint("1") != index.fingerprint(1)
+    assert index.fingerprint(NOW) != index.fingerprint(NOW.replace(tzinfo=None))
+    assert index.value("article:content/story-0.md", "title") == index.fingerprint("Story 0")
+    assert index.value("article:content/gone.md", "title") is None
+
+
+def test_a_value_with_no_stable_form_has_no_fingerprint(tmp_path: Path) -> None:
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    assert index.fingerprint(lambda: 1) is None
+    assert index.fingerprint([open]) is not None  # a built-in is named, not pickled
+
+
+def test_reads_are_recorded_only_while_tracking_and_reading(tmp_path: Path) -> None:
+    site = model(small_site(tmp_path / "site"))
+    story = site.articles[0]
+    with deps.reading() as reads:
+        assert story.title
+    assert reads == set()  # not tracking: nothing recorded
+    with deps.tracking():
+        assert story.title  # tracking, but no page is being read
+        with deps.reading() as reads:
+            assert story.title
+            assert story.modified  # a property: it and the fields it reads
+    assert (id(story), "title") in reads
+    assert (id(story), "modified") in reads
+    assert (id(story), "date") in reads
+    assert "__getattribute__" not in Article.__dict__  # the hook is gone again
+
+
+def test_a_record_names_reads_by_key(tmp_path: Path) -> None:
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    story = site.articles[0]
+    record = deps.make_record(index, "a/index.html", b"ctx", {(id(story), "title"),
+                                                              (id(object()), "x")}, "digest")
+    assert record.deps == ((f"article:{story.path}", "title"),)
+
+
+# --- rebuilds ------------------------------------------------------------------------------
+
+
+def test_a_rebuild_after_a_body_edit_renders_only_what_shows_the_body(tmp_path: Path) -> None:
+    """The article's page, the feeds (full content) and the lists that show its word count."""
+    site = small_site(tmp_path / "site", count=30)
+    first = build_site(site)
+    assert first.pages_rendered == first.pages
+    edit(site / "content" / "story-3.md", "begins here.", "begins here, now longer.")
+    report = build_site(site)
+    assert 1 <= report.pages_rendered <= 20 < first.pages
+    assert report.written <= report.pages_rendered
+    assert_same_as_fresh_build(site)
+    # Same word count, not in the summary: the page and the feeds with its full text.
+    edit(site / "content" / "story-3.md", "It links to", "It points to")
+    report = build_site(site)
+    assert report.pages_rendered <= 7
+    assert_same_as_fresh_build(site)
+
+
+@pytest.mark.parametrize("change", [
+    ("story-3.md", "title: Story 3", "title: Story three"),
+    ("story-3.md", "2026-11-22T11:03:00", "2026-11-24T09:00:00"),
+    ("story-3.md", "- ports", "- harbours"),
+    ("story-3.md", "topic: world", "topic: business"),
+    ("story-3.md", "author: Ana Lima", "author: Cy Dube"),
+    ("story-3.md", "title: Story 3", "title: Story 3\ndraft: true"),
+    ("story-0.md", "begins here.", "begins here, and [links on](story-5.md)."),
+])
+def test_a_rebuild_after_any_edit_equals_a_fresh_build(tmp_path: Path,
+                                                       change: tuple[str, str, str]) -> None:
+    site = small_site(tmp_path / "site")
+    total = build_site(site).pages
+    name, old, new = change
+    edit(site / "content" / name, old, new)
+    report = build_site(site)
+    assert 0 < report.pages_rendered < total
+    assert_same_as_fresh_build(site)
+
+
+def test_adding_and_removing_articles_equals_a_fresh_build(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    (site / "content" / "story-2.md").unlink()
+    build_site(site)
+    assert_same_as_fresh_build(site)
+    make_site(site, articles={"late": (article("Late news", "2026-11-24T11:30:00+00:00",
+                                                topic="world", tags=["ports"]), "Late.")})
+    build_site(site)
+    assert_same_as_fresh_build(site)
+
+
+def test_a_layout_reading_the_whole_site_sees_a_new_article(tmp_path: Path) -> None:
+    """A page that counts `site.articles` depends on the list, whatever page it is."""
+    layout = ('{% extends "base.html" %}{% block main %}<p id="count">'
+              '{{ site.articles|length }} stories, {{ site.editions_by_month()|length }} months'
+              '</p>{% endblock %}')
+    site = small_site(tmp_path / "site", layouts={"404.html": layout})
+    before = build_site(site).articles
+    make_site(site, articles={"late": (article("Late", "2026-11-24T11:30:00+00:00"), "L.")})
+    report = build_site(site)
+    assert report.articles == before + 1
+    assert f">{before + 1} stories" in (site / "output" / "404.html").read_text(encoding="utf-8")
+    assert_same_as_fresh_build(site)
+
+
+def test_a_layout_or_config_change_renders_every_page(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    total = build_site(site).pages
+    (site / "layouts").mkdir(exist_ok=True)
+    (site / "layouts" / "404.html").write_text("<p>gone</p>", encoding="utf-8")
+    assert build_site(site).pages_rendered == total
+    edit(site / "config.yaml", "Test Briefing", "Test Briefing Daily")
+    assert build_site(site).pages_rendered == total
+    assert_same_as_fresh_build(site)
+
+
+def test_the_clock_decides_pages_that_read_it(tmp_path: Path) -> None:
+    """news-sitemap.xml lists the last two days' stories: a later clock renders it again."""
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    build_site(site, now="2026-11-26T12:00:00+00:00")
+    assert_same_as_fresh_build(site, now=datetime.fromisoformat("2026-11-26T12:00:00+00:00"))
+
+
+def test_a_changed_output_file_is_rendered_again(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    page = next((site / "output").glob("2026/11/*/*/index.html"))
+    page.write_text("vandalised", encoding="utf-8")
+    edit(site / "content" / "story-1.md", "begins here.", "begins here again.")
+    build_site(site)
+    assert_same_as_fresh_build(site)
+
+
+def test_records_of_another_output_state_are_not_used(tmp_path: Path) -> None:
+    """A build killed between the swap and saving its records leaves records that describe an
+    older output: they are refused, and every page renders."""
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    records = PageRecords.path_for(site, site / "output")
+    old = records.read_bytes()
+    edit(site / "content" / "story-1.md", "begins here.", "begins here again.")
+    build_site(site)
+    records.write_bytes(old)
+    edit(site / "content" / "story-1.md", "begins here again.", "begins here.")
+    report = build_site(site)
+    assert report.pages_rendered == report.pages
+    assert_same_as_fresh_build(site)
+
+
+@pytest.mark.parametrize("damage", [b"not a database", b""])
+def test_damaged_records_are_ignored_and_replaced(tmp_path: Path, damage: bytes) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    records = PageRecords.path_for(site, site / "output")
+    records.write_bytes(damage)
+    edit(site / "content" / "story-1.md", "begins here.", "begins here again.")
+    report = build_site(site)
+    assert report.pages_rendered == report.pages
+    with sqlite3.connect(records) as db:
+        assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == report.pages
+    assert_same_as_fresh_build(site)
+
+
+def test_no_cache_neither_reads_nor_writes_records(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site, use_cache=False)
+    assert not PageRecords.path_for(site, site / "output").exists()
+    report = build_site(site, use_cache=False)
+    assert report.pages_rendered == report.pages
+
+
+def test_parallel_rendering_gives_the_same_records_and_output(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_PAGES_THRESHOLD", 0)
+    site = small_site(tmp_path / "site", count=12)
+    build_site(site, jobs=2)
+    edit(site / "content" / "story-4.md", "title: Story 4", "title: Story four")
+    report = build_site(site, jobs=2)
+    assert 0 < report.pages_rendered < report.pages
+    assert_same_as_fresh_build(site)
+    serial = make_site(tmp_path / "serial")
+    shutil.rmtree(serial)
+    shutil.copytree(site, serial, ignore=shutil.ignore_patterns("output", ".cache",
+                                                                "fresh-output"))
+    build_site(serial, jobs=1)
+    with sqlite3.connect(PageRecords.path_for(serial, serial / "output")) as db:
+        serial_pages = db.execute("SELECT count(*) FROM pages").fetchone()[0]
+    assert serial_pages == report.pages
+
+
+def test_plan_keeps_only_pages_whose_reads_are_unchanged(tmp_path: Path) -> None:
+    site_dir = small_site(tmp_path / "site")
+    build_site(site_dir)
+    site = model(site_dir)
+    index = ModelIndex(site)
+    jobs = page_jobs(site)
+    config = load_config(site_dir)
+    from generator.build import page_records
+    from generator.write import intact_files
+    _, records, _ = page_records(site, config, BuildOptions(site_dir=site_dir, now=NOW),
+                                 site_dir / "output")
+    same, render = deps.plan_pages(jobs, records, index, intact_files(site_dir / "output"))
+    assert len(same) == len(jobs) and not render
+    assert all(f.same and f.data == b"" for f in same)
+
+
+@dataclass(frozen=True)
+class _Holder:
+    value: object
+
+
+def test_untracked_dataclasses_are_fingerprinted_by_value(tmp_path: Path) -> None:
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    assert index.fingerprint(_Holder("a")) == index.fingerprint(_Holder("a"))
+    assert index.fingerprint(_Holder("a")) != index.fingerprint(_Holder("b"))
