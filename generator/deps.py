@@ -120,6 +120,7 @@ class ModelIndex:
             for page in listing.pages:
                 self._add(f"page:{page.url}", page)
         self.key_of = {id(obj): key for key, obj in self.objects.items()}
+        self.kind_of = {id(obj): type(obj) for obj in self.objects.values()}
         self._values: dict[tuple[str, str], bytes | None] = {}
         self._objects: dict[str, bytes | None] = {}
 
@@ -169,6 +170,13 @@ class ModelIndex:
             data = b"s" + value.encode("utf-8", "surrogatepass")
         elif value is None or kind is int or kind is bool:
             data = b"r" + repr(value).encode()
+        elif kind is datetime:
+            data = b"d" + f"{value.isoformat()} {value.tzinfo!r}".encode()
+        elif kind is tuple and value and type(value[0]) in _TRACKED_SET and len(
+                keys := [self.key_of.get(id(item)) for item in value
+                         if type(item) in _TRACKED_SET]) == len(value) and None not in keys:
+            # A list of the model's objects (a listing's articles): by key, in order.
+            data = b"t" + "\0".join(keys).encode("utf-8", "surrogatepass")
         elif kind in _TRACKED_SET and id(value) in self.key_of:
             data = b"@" + self.key_of[id(value)].encode("utf-8", "surrogatepass")
         else:
@@ -264,10 +272,12 @@ def job_digest(index: ModelIndex, template: str, info: object,
 
 def make_record(index: ModelIndex, path: str, context: bytes | None,
                 reads: set[tuple[int, str]], output: str) -> PageRecord:
-    """A rendered page's record, from the reads it made (reads of objects outside the index
-    need no record: whatever reached them was itself recorded or is in the context)."""
-    key_of = index.key_of
-    deps = tuple({(key_of[obj], name) for obj, name in reads if obj in key_of})
+    """A rendered page's record, from the reads it made. Reads of objects outside the index
+    need no record (whatever reached them was itself recorded or is in the context), nor do
+    reads of properties and methods (what they give is decided by the reads they made)."""
+    key_of, kind_of = index.key_of, index.kind_of
+    deps = tuple({(key_of[obj], name) for obj, name in reads
+                  if obj in key_of and not _is_code(kind_of[obj], name)})
     return PageRecord(path, context, deps, output)
 
 
@@ -460,7 +470,7 @@ class PageRecords:
                                    [(p,) for p in self.pages if p not in produced])
                 db.executemany(
                     "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
-                    [(r.path, r.context, array("q", sorted(ids[p] for p in r.deps)).tobytes(),
+                    [(r.path, r.context, array("q", [ids[p] for p in r.deps]).tobytes(),
                       r.output) for r in rendered])
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [("format", PAGES_FORMAT), ("code", code),
