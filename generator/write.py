@@ -123,25 +123,34 @@ def recover(output_dir: Path) -> None:
     old = root / "old"
     if not output_dir.exists() and old.is_dir():
         os.rename(old, output_dir)
-    if not _spare_is_clean(root):
+    if _spare_listing(root) is None:
         shutil.rmtree(root)
 
 
-def _spare_is_clean(root: Path) -> bool:
-    """True when the staging folder holds only a retired output that a finished build put
-    there (`site/`, with the record of its manifest), not one a build was changing."""
+def _spare_listing(root: Path) -> tuple[dict[str, bool], set[str]] | None:
+    """What the spare holds (files -> whether a link, folders), when the staging folder holds
+    only a retired output that a finished build put there with its record, not one a build
+    was changing; else None."""
     try:
         if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
-            return False
+            return None
         site = root / "site"
         if site.is_symlink() or not site.is_dir():
-            return False
+            return None
         record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
         manifest = (site / MANIFEST).read_bytes()
-    except (OSError, ValueError):
-        return False
-    return (isinstance(record, dict) and record.get("format") == 1
-            and record.get("manifest") == _digest(manifest))
+        if record.get("format") != 2 or record.get("manifest") != _digest(manifest):
+            return None
+        listed, extra = json.loads(manifest)["files"], record["extra"]
+        if not (isinstance(listed, dict) and isinstance(extra, dict)
+                and isinstance(record["missing"], list) and isinstance(record["folders"], list)):
+            return None
+        missing = set(record["missing"])
+        files = {rel: False for rel in listed if rel not in missing}
+        files.update((str(rel), bool(link)) for rel, link in extra.items())
+        return files, {str(folder) for folder in record["folders"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def kept_files(output_dir: Path) -> list[str]:
@@ -226,8 +235,15 @@ def _digest(data: bytes) -> str:
 
 def _read_manifest(output_dir: Path) -> dict[str, list]:
     try:
-        data = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return _parse_manifest((output_dir / MANIFEST).read_bytes())
+    except OSError:
+        return {}
+
+
+def _parse_manifest(raw: bytes | None) -> dict[str, list]:
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
         return {}
     files = data.get("files") if isinstance(data, dict) else None
     return files if isinstance(files, dict) else {}
@@ -300,8 +316,10 @@ class Stage:
             self.old_manifest: bytes | None = (output_dir / MANIFEST).read_bytes()
         except OSError:
             self.old_manifest = None
-        self.old = _read_manifest(output_dir)
+        self.old = _parse_manifest(self.old_manifest)
         self.old_mtimes = recorded_mtimes(output_dir)
+        self.live_files: dict[str, bool] = {}  # the output as carry_over() found it
+        self.live_folders: set[str] = set()
         self.manifest: dict[str, list] = {}
         self.mtimes: dict[str, int] = {}
         self.written = 0
@@ -315,9 +333,10 @@ class Stage:
         """Start from the clean spare or an empty staging folder, cleaning up after a build
         that was killed."""
         recover(self.output_dir)
-        if self.root.is_dir():  # recover() kept it: it holds a clean spare
+        listing = _spare_listing(self.root) if self.root.is_dir() else None
+        if listing is not None:  # recover() kept it: it holds a clean spare
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
-            self.base, self.folders = _scan(self.top)
+            self.base, self.folders = listing
             return
         self.root.mkdir(parents=True)
         (self.root / STAGING_MARK).touch()
@@ -337,7 +356,11 @@ class Stage:
             except FileExistsError:
                 self._clear(folder)  # an older site's file or link where this build needs a folder
                 os.mkdir(path)
+            except (FileNotFoundError, NotADirectoryError):
+                self._repair_folders(folder)  # the spare is not as its record says
+                os.mkdir(path)
             self.folders.add(folder)
+            self.base.pop(folder, None)
         self.used.add(folder)
 
     def _clear(self, rel: str) -> None:
@@ -346,16 +369,17 @@ class Stage:
         if rel in self.placed or rel in self.used:
             raise FileExistsError(errno.EEXIST, "a file and a folder at one path", path)
         try:
-            is_folder = S_ISDIR(os.lstat(path).st_mode)
-        except FileNotFoundError:
-            return
+            is_folder: bool | None = S_ISDIR(os.lstat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            is_folder = None
         if is_folder:
             shutil.rmtree(path)
+        elif is_folder is not None:
+            os.unlink(path)
+        if is_folder or rel in self.folders:  # forget it and all the record says is inside
             inside = f"{rel}/"
             self.folders = {f for f in self.folders if f != rel and not f.startswith(inside)}
             self.base = {p: link for p, link in self.base.items() if not p.startswith(inside)}
-        else:
-            os.unlink(path)
         self.base.pop(rel, None)
 
     def _put(self, rel: str, make: Callable[[str], object]) -> None:
@@ -366,6 +390,18 @@ class Stage:
             self._make_folder(folder)
         if rel in self.folders:
             self._clear(rel)
+        try:
+            self._place(rel, make)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            # The spare is not quite as its record says (changed behind the build's back):
+            # make its folders real and the path free, then try once more.
+            self._repair_folders(rel)
+            self._remove_stale(rel)
+            self.base[rel] = False  # whatever is there now is replaced by a rename
+            self._place(rel, make)
+        self.placed.add(rel)
+
+    def _place(self, rel: str, make: Callable[[str], object]) -> None:
         target = f"{self.top}/{rel}"
         if rel in self.base:
             _unlink_quietly(self.temp)
@@ -377,7 +413,39 @@ class Stage:
             except FileExistsError:
                 self._clear(rel)  # something nobody recorded: not this build's, so it goes
                 make(target)
-        self.placed.add(rel)
+
+    def _repair_folders(self, rel: str) -> None:
+        """Make every folder above `rel` a real folder, looking at the disk instead of the
+        spare's record; never following a link."""
+        parts = rel.split("/")
+        for end in range(1, len(parts)):
+            folder = "/".join(parts[:end])
+            path = f"{self.top}/{folder}"
+            try:
+                mode: int | None = os.lstat(path).st_mode
+            except FileNotFoundError:
+                mode = None
+            if mode is None or not S_ISDIR(mode):
+                if mode is not None:
+                    if folder in self.placed:
+                        raise FileExistsError(errno.EEXIST, "a file and a folder at one path",
+                                              path)
+                    os.unlink(path)
+                os.mkdir(path)
+            self.folders.add(folder)
+            self.used.add(folder)
+            self.base.pop(folder, None)
+
+    def _remove_stale(self, rel: str) -> None:
+        """Remove an older site's file, link or folder at `rel`, if there is one."""
+        path = f"{self.top}/{rel}"
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # nothing there, or a file where a folder above it was
+        except IsADirectoryError:
+            if rel not in self.used:  # else it is this build's folder, and the file is gone
+                shutil.rmtree(path)
 
     def _link(self, rel: str, source: str, stat: os.stat_result) -> None:
         """Make `rel` in `site/` the very file `source` is (whose stat is `stat`), so its inode
@@ -441,7 +509,7 @@ class Stage:
         else:
             mtimes: list[int] = []
             self._put(rel, functools.partial(_write_new, data=data, mtimes=mtimes))
-            mtime = mtimes[0]
+            mtime = mtimes[-1]  # the last try made the file
             self.written += 1
         self.manifest[rel] = [digest, len(data)]
         self.mtimes[rel] = mtime
@@ -455,7 +523,8 @@ class Stage:
         problems: list[Problem] = []
         if not os.path.isdir(self.live):
             return problems
-        files, _ = _scan(self.live)
+        files, self.live_folders = _scan(self.live)
+        self.live_files = files
         for rel in sorted(rel for rel in files
                           if rel not in self.old and rel not in (MANIFEST, STAGING_MARK)):
             where = f"{self.output_dir.name}/{rel}"
@@ -508,14 +577,18 @@ class Stage:
         manifest_bytes = _manifest_bytes(self.manifest)
         self._put_manifest(manifest_bytes)
         for rel in self.base.keys() - self.placed:
-            _unlink_quietly(f"{self.top}/{rel}")
+            self._remove_stale(rel)
         for folder in sorted(self.folders - self.used, reverse=True):  # inner folders first
+            path = f"{self.top}/{folder}"
             try:
-                os.rmdir(f"{self.top}/{folder}")
+                os.rmdir(path)
             except FileNotFoundError:
                 pass
+            except NotADirectoryError:
+                if folder not in self.placed:
+                    os.unlink(path)  # a file nobody recorded
             except OSError:
-                shutil.rmtree(f"{self.top}/{folder}")  # holds what nobody recorded
+                shutil.rmtree(path)  # holds what nobody recorded
         removed = len(self.old.keys() - self.manifest.keys())
         retired = os.path.isdir(self.live)
         if retired:
@@ -550,10 +623,15 @@ class Stage:
         is whole; without a retired output with a manifest, remove the staging folder."""
         _unlink_quietly(self.temp)
         if retired and self.old_manifest is not None:
+            # What the retired output held when carry_over() looked, so the next build need
+            # not walk it: its manifest's files less those missing, plus the others.
+            record = {"format": 2, "manifest": _digest(self.old_manifest),
+                      "missing": sorted(self.old.keys() - self.live_files.keys()),
+                      "extra": {rel: link for rel, link in self.live_files.items()
+                                if rel not in self.old},
+                      "folders": sorted(self.live_folders)}
             try:
-                (self.root / SPARE_RECORD).write_text(
-                    json.dumps({"format": 1, "manifest": _digest(self.old_manifest)}),
-                    encoding="utf-8")
+                (self.root / SPARE_RECORD).write_text(json.dumps(record), encoding="utf-8")
                 return
             except OSError:
                 pass  # only a speed-up is lost: recover() discards a spare without its record

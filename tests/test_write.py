@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from generator.write import (
     SPARE_RECORD,
     STAGING_MARK,
     Asset,
+    _scan,
+    _spare_listing,
     check_output_dir,
     intact_files,
     output_lock,
@@ -418,6 +421,9 @@ def test_the_spare_follows_the_site_through_many_builds(tmp_path: Path) -> None:
         assert set(intact_files(output)) == set(files)
         if number:
             assert spare_is_clean(output)
+            # The spare's record lists exactly what it holds, so the next build need not look.
+            stage = staging_dir(output)
+            assert _spare_listing(stage) == _scan(os.fspath(stage / "site"))
         assert not (output / "b").exists() or number != 2  # an emptied folder goes
 
 
@@ -433,7 +439,8 @@ def test_a_spare_is_reused_in_place(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["no record", "bad record", "manifest edited", "stray file",
-                                    "wrong bytes", "folder in place of a file"])
+                                    "wrong bytes", "folder in place of a file", "file gone",
+                                    "folder gone", "file in place of a folder"])
 def test_a_spare_that_does_not_check_out_is_not_trusted(tmp_path: Path, damage: str) -> None:
     output = tmp_path / "out"
     files = [OutputFile("index.html", b"1"), OutputFile("a/index.html", b"a")]
@@ -453,10 +460,18 @@ def test_a_spare_that_does_not_check_out_is_not_trusted(tmp_path: Path, damage: 
     elif damage == "wrong bytes":  # the record checks out, but no byte of the spare is trusted
         (spare / "a/index.html").unlink()
         (spare / "a/index.html").write_bytes(b"b")
-    else:
+    # The record checks out but the spare's files and folders are not what it lists.
+    elif damage == "folder in place of a file":
         (spare / "a/index.html").unlink()
         (spare / "a/index.html").mkdir()
         (spare / "a/index.html/junk").write_bytes(b"junk")
+    elif damage == "file gone":
+        (spare / "a/index.html").unlink()
+    elif damage == "folder gone":
+        shutil.rmtree(spare / "a")
+    else:
+        shutil.rmtree(spare / "a")
+        (spare / "a").write_bytes(b"junk")
     report = write_output(files + [OutputFile("b.html", b"b")], [], output)
     assert tree_entries(output) == {"index.html": tree_entries(output)["index.html"],
                                     "a/index.html": hashlib.sha256(b"a").hexdigest(),
