@@ -295,11 +295,16 @@ class Stage:
     output. The swap exchanges `site/` with the output folder, so the retired output ends up in
     the marked staging folder, where it is kept as the spare: the next build turns the spare
     into its site in place, touching only what differs, instead of making every folder anew
-    and deleting the old tree. `spare.json` records the spare's manifest and is removed before
-    the spare is changed, so the spare of a build that was killed or failed is discarded and
-    the next build starts from an empty `site/`. Nothing in the spare is trusted for its
-    bytes: a file is kept only when it is the very file (inode) the output holds and the
-    output's file is as the last build wrote it; anything else is written anew.
+    and deleting the old tree. `spare.json` records the spare's manifest and what it holds (as
+    carry_over() found it in the output, so the next build need not walk it), and is removed
+    before the spare is changed, so the spare of a build that was killed or failed is
+    discarded and the next build starts from an empty `site/`. Nothing in the spare is
+    trusted for its bytes: a file is kept only when it is the very file (inode) the output
+    holds and the output's file is as the last build wrote it; anything else is written anew.
+    A spare whose listed folders are not all folders is discarded; one that otherwise differs
+    from its listing is set right from the disk as the build meets the difference (what the
+    listing misses in a folder the site keeps, put there in the moment of the last swap,
+    stays, as a file the build did not make).
 
     Files in `site/` may be hard links shared with the output, so they are never opened for
     writing: they are only replaced by a rename or removed.
@@ -334,13 +339,27 @@ class Stage:
         that was killed."""
         recover(self.output_dir)
         listing = _spare_listing(self.root) if self.root.is_dir() else None
-        if listing is not None:  # recover() kept it: it holds a clean spare
+        if listing is not None and self._no_links_for_folders(listing[1]):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
             self.base, self.folders = listing
             return
+        shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
         (self.root / STAGING_MARK).touch()
         self.dir.mkdir()
+
+    def _no_links_for_folders(self, folders: set[str]) -> bool:
+        """True when no folder the spare's record lists is now a link or a file, since a path
+        through a link to a folder would lead the build outside the staging folder."""
+        for folder in folders:
+            try:
+                if not S_ISDIR(os.lstat(f"{self.top}/{folder}").st_mode):
+                    return False
+            except FileNotFoundError:
+                pass  # gone: made again when needed
+            except OSError:
+                return False
+        return True
 
     def _make_folder(self, folder: str) -> None:
         """Make `folder` and its parents real folders in `site/` that hold this build's files."""

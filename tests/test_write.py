@@ -560,3 +560,26 @@ def test_a_write_killed_at_any_step_leaves_old_or_new_and_the_next_recovers(
     write_output(new, [], output)
     assert is_new()
     assert spare_is_clean(output)
+
+
+def test_a_spare_folder_turned_into_a_link_does_not_lead_the_build_outside(
+        tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "old.html").write_bytes(b"precious")
+    (outside / "index.html").write_bytes(b"precious too")
+    files = [OutputFile("index.html", b"1"), OutputFile("a/index.html", b"a"),
+             OutputFile("a/old.html", b"old")]
+    write_output(files, [], output)
+    write_output(files, [], output)
+    spare = staging_dir(output) / "site"
+    shutil.rmtree(spare / "a")
+    os.symlink(outside, spare / "a")  # the record still lists a/ as a folder
+    write_output([OutputFile("index.html", b"1"), OutputFile("a/index.html", b"new a")], [],
+                 output)
+    assert sorted(os.listdir(outside)) == ["index.html", "old.html"]
+    assert (outside / "old.html").read_bytes() == b"precious"
+    assert (outside / "index.html").read_bytes() == b"precious too"
+    assert (output / "a/index.html").read_bytes() == b"new a"
+    assert not (output / "a/old.html").exists() and not (output / "a").is_symlink()
