@@ -161,8 +161,7 @@ def render_articles(articles: list[Article], sources: tuple[Source, ...],
         cache.save()
     finally:
         cache.close()
-    return [dataclasses.replace(a.with_body(body), body="")
-            for a, body in zip(articles, bodies, strict=True)], stats
+    return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
 
 
 def markup_problems(articles: list[Article], settings: MarkdownSettings) -> list[Problem]:

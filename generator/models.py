@@ -32,6 +32,7 @@ ARTICLE_FIELDS = (
     "title", "date", "updated", "standfirst", "summary", "author", "topic", "tags", "image",
     "location", "source", "translation", "lead", "priority", "corrections", "slug", "draft",
 )
+_ARTICLE_FIELD_SET = frozenset(ARTICLE_FIELDS)
 EDITION_FIELDS = ("title", "author", "closing")
 SUMMARY_LIMIT = 240
 SLUG_LIMIT = 120
@@ -113,6 +114,9 @@ class Article:
     @property
     def modified(self) -> datetime:
         """The latest of date, updated and every correction's date."""
+        if not self.corrections:  # most stories; read for every page of every sitemap
+            updated = self.updated
+            return updated if updated is not None and updated > self.date else self.date
         dates = [self.date, *(c.date for c in self.corrections)]
         if self.updated:
             dates.append(self.updated)
@@ -124,11 +128,12 @@ class Article:
         return max(1, round(self.words / 230))
 
     def with_body(self, rendered: RenderedBody) -> Article:
-        """This article with its rendered body and, where none was given, a derived summary."""
+        """This article with its rendered body and, where none was given, a derived summary;
+        the Markdown is let go (pages use the HTML)."""
         summary = self.summary or self.standfirst or cut_at_word(rendered.first_paragraph,
                                                                  SUMMARY_LIMIT)
         return dataclasses.replace(self, html=rendered.html, words=rendered.words,
-                                   summary=summary)
+                                   summary=summary, body="")
 
     @classmethod
     def from_source(cls, source: Source, config: Config) -> tuple[Article | None, list[Problem]]:
@@ -266,7 +271,7 @@ class _FieldChecker:
 
     def article(self) -> Article | None:
         for key in self.meta:
-            if key not in ARTICLE_FIELDS:
+            if key not in _ARTICLE_FIELD_SET:
                 self.warn(f"unknown field '{key}'{_did_you_mean(key, ARTICLE_FIELDS)}", key)
         title = self.text("title", required=True)
         published = self.when("date", required=True)
@@ -353,11 +358,11 @@ class _FieldChecker:
         return tuple(authors)
 
     def author(self, name: str) -> Author:
-        slug = _slug(name)
+        folded = name.casefold()
         for profile in self.config.authors.values():
-            if name.casefold() in (profile.slug, profile.name.casefold()):
+            if folded in (profile.slug, profile.name.casefold()):
                 return Author(profile.slug, profile.name, profile.bio, profile.url)
-        return Author(slug or "author", name)
+        return _byline(name)
 
     def tags(self) -> tuple[Tag, ...]:
         value = self.meta.get("tags")
@@ -372,10 +377,11 @@ class _FieldChecker:
         for index, name in enumerate(value):
             if isinstance(name, (int, float)) and not isinstance(name, bool):
                 name = str(name)
-            if not isinstance(name, str) or not _slug(name):
+            tag = _tag(name) if isinstance(name, str) else None
+            if tag is None:
                 self.fail(f"tag {_shown(name)} must be a word or phrase", "tags", index)
                 continue
-            tags.setdefault(_slug(name), Tag(_slug(name), " ".join(name.split())))
+            tags.setdefault(tag.slug, tag)
         return tuple(tags.values())
 
     def image(self) -> Image | None:
@@ -465,6 +471,20 @@ class _FieldChecker:
                 self.fail("a correction is dated before the article", "corrections", index)
             result.append(Correction(when, " ".join(item["text"].split())))
         return tuple(sorted(result, key=lambda c: c.date))
+
+
+# Tags and bylines repeat across a site's articles: each name's value is made once a build.
+@functools.lru_cache(maxsize=8192)
+def _tag(name: str) -> Tag | None:
+    """The tag for a name as written; None when the name makes no slug."""
+    slug = _slug(name)
+    return Tag(slug, " ".join(name.split())) if slug else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _byline(name: str) -> Author:
+    """An author without a configured profile."""
+    return Author(_slug(name) or "author", name)
 
 
 def _shown(value: Any) -> str:

@@ -181,9 +181,10 @@ def build_edition(day: Date, articles: Iterable[Article], config: Config,
 def _listings(kind: str, groups: Mapping[str, list[Article]], names: Mapping[str, str],
               per_page: int, describe: Callable[[str], tuple[str, str]] | None = None
               ) -> tuple[Listing, ...]:
+    """Listings of groups that are each already newest first."""
     listings = []
     for slug in groups:
-        articles = newest_first(groups[slug])
+        articles = tuple(groups[slug])
         base = f"/{kind}/{slug}/"
         description, profile = describe(slug) if describe else ("", "")
         listings.append(Listing(kind, slug, names[slug], articles,
@@ -222,7 +223,7 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
     tag_names: dict[str, str] = {}
     author_groups: dict[str, list[Article]] = {}
     authors: dict[str, Author] = {}
-    for article in ordered:
+    for article in ordered:  # so every group is newest first too
         if article.topic:
             topic_groups[article.topic.slug].append(article)
         for tag in article.tags:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from generator.cache import (
     RenderCache,
     SourceCache,
     clock_interval,
+    input_fingerprint,
     render_bodies,
 )
 from generator.markup import MarkdownSettings, render_markdown
@@ -97,6 +99,36 @@ def test_malformed_rows_are_not_trusted(tmp_path: Path) -> None:
     db.close()
     _, stats = _render(RenderCache(path))
     assert (stats.rendered, stats.cached) == (2, 0)
+
+
+def test_bodies_are_read_in_one_query_and_the_unused_dropped(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    items = [(f"file {i}".encode(), f"Story {i}.") for i in range(5)]
+    first, _ = _render(RenderCache(path), items)
+    cache = RenderCache(path)
+    statements: list[str] = []
+    assert cache._db is not None
+    cache._db.set_trace_callback(statements.append)
+    again, stats = render_bodies(items[1:4], SETTINGS, cache)
+    assert (stats.rendered, stats.cached) == (0, 3) and again == first[1:4]
+    assert [s for s in statements if s.startswith("SELECT")] == [
+        "SELECT key, html, first, words FROM bodies"]
+    cache.save()
+    cache.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 3
+    _, stats = _render(RenderCache(path), items)
+    assert (stats.rendered, stats.cached) == (2, 3)
+
+
+def test_malformed_rows_are_dropped_when_saved(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO bodies VALUES (?, 'x', 'x', 'many')", ("not a key we use",))
+    _render(RenderCache(path))
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 2
 
 
 def test_parallel_render_equals_serial(tmp_path: Path) -> None:
@@ -189,6 +221,18 @@ def test_any_input_change_means_a_real_build(tmp_path: Path, change: str) -> Non
     report = build_site(site, output=tmp_path / "elsewhere" if change == "output" else None,
                         **options)
     assert not report.up_to_date
+
+
+def test_fingerprint_names_each_content_file_by_its_folder(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "content" / "a").mkdir(parents=True)
+    (site / "content" / "b").mkdir()
+    story = site / "content" / "a" / "x.md"
+    story.write_text("same bytes", encoding="utf-8")
+    os.utime(story, ns=(10**18, 10**18))
+    before = input_fingerprint(site, [], tmp_path / "out", ())
+    story.rename(site / "content" / "b" / "x.md")
+    assert input_fingerprint(site, [], tmp_path / "out", ()) != before
 
 
 def test_tampered_output_is_rebuilt(tmp_path: Path) -> None:

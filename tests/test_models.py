@@ -109,6 +109,21 @@ def test_updated_before_date_is_an_error(config: Config) -> None:
     assert article.modified == article.updated
 
 
+def test_modified_is_the_date_unless_something_came_later(config: Config) -> None:
+    plain = ok(config, BASE)
+    assert plain.modified is plain.date
+    same_moment = ok(config, BASE + "updated: 2026-11-24T10:00:00+04:00\n")
+    assert same_moment.updated == same_moment.date and same_moment.modified is same_moment.date
+    later = ok(config, BASE + "updated: 2026-11-24T09:00:00Z\n"
+               "corrections:\n  - {date: 2026-11-24T08:00:00Z, text: Fixed.}\n")
+    assert later.modified is later.updated
+
+
+def test_with_body_lets_the_markdown_go(config: Config) -> None:
+    rendered = ok(config, BASE).with_body(RenderedBody("<p>Body.</p>", "Body.", 1))
+    assert rendered.body == "" and rendered.html == "<p>Body.</p>"
+
+
 @pytest.mark.parametrize(("value", "good"), [
     ("my-story", True), ("story-2", True), ("My-Story", False), ("my--story", False),
     ("-story", False), ("story-", False), ("my story", False), ("a/b", False), ("'12'", True),

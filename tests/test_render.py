@@ -10,14 +10,17 @@ from markupsafe import escape
 
 from generator.config import Config
 from generator.errors import BuildError
+from generator.models import Article, Author, Correction, Tag
 from generator.render import (
     PageInfo,
     default_theme_dir,
     layout_dirs,
     make_environment,
     output_path,
+    sitemap_entries,
     static_files,
 )
+from generator.site import build_site_model
 from tests.conftest import article, build_site, make_site, parse_html
 
 THEME_TEMPLATES = ("base.html", "home.html", "edition.html", "editions.html", "article.html",
@@ -198,3 +201,30 @@ def test_theme_is_package_data_with_one_copy_in_the_repository() -> None:
     assert "generator.layouts" in setuptools["packages"]
     data = setuptools["package-data"]["generator.layouts"]
     assert "*.html" in data and "static/**/*" in data
+
+
+def test_sitemap_lastmod_of_listing_pages_is_their_newest_change(tmp_path: Path) -> None:
+    config = Config(root=tmp_path, title="T", base_url="https://e.org/", timezone="UTC",
+                    per_page=2)
+    day = datetime(2026, 11, 1, tzinfo=UTC)
+    stories = [Article(path=f"s{i}.md", title=f"S{i}", date=day + timedelta(days=i),
+                       slug=f"s{i}", url=f"/s{i}/", body="", authors=(Author("ann", "Ann"),),
+                       tags=(Tag("odd" if i % 2 else "even", "x"),),
+                       updated=day + timedelta(days=20 - i) if i in (1, 4) else None,
+                       corrections=(Correction(day + timedelta(days=30), "Fixed."),)
+                       if i == 2 else ())
+               for i in range(7)]
+    site, _ = build_site_model(stories, (), config, day + timedelta(days=40))
+    lastmod = {entry.loc: entry.lastmod for entry in sitemap_entries(site)}
+
+    def newest(articles: tuple[Article, ...]) -> datetime:
+        return max(a.modified for a in articles)
+
+    for listing in (*site.tags, *site.authors):
+        for page in listing.pages:
+            assert lastmod[config.absolute_url(page.url)] == newest(page.articles)
+    assert lastmod["https://e.org/tags/"] == lastmod["https://e.org/authors/"] == \
+        day + timedelta(days=30)
+    assert lastmod["https://e.org/tags/odd/page/2/"] == lastmod["https://e.org/s1/"] == \
+        day + timedelta(days=19)
+    assert lastmod["https://e.org/editions/"] == day + timedelta(days=30)
