@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slugify import slugify
 
 from generator.config import Config, load_config
 from generator.markup import RenderedBody
-from generator.models import Article, EditionNote, parse_datetime, permalink_for
+from generator.models import Article, EditionNote, parse_datetime, permalink_for, title_slug
 from generator.sources import Source, load_yaml
 
 CONFIG = {
@@ -117,6 +120,20 @@ def test_modified_is_the_date_unless_something_came_later(config: Config) -> Non
     later = ok(config, BASE + "updated: 2026-11-24T09:00:00Z\n"
                "corrections:\n  - {date: 2026-11-24T08:00:00Z, text: Fixed.}\n")
     assert later.modified is later.updated
+
+
+@pytest.mark.parametrize("title", [
+    "Ship runs aground", "Fish &amp; chips", "Fish &#38; chips &#x26; peas", "Q&A: rates",
+    "Café crème", "Ｆｕｌｌ＆ｗｉｄｔｈ", "It's 1,000 ships", "&", "--", "a" * 200,
+])
+def test_title_slug_is_slugify(title: str) -> None:
+    assert title_slug(title) == slugify(title, max_length=80, word_boundary=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ09 &#;x-'_,.éＡ＆\u00a0"), max_size=120))
+def test_title_slug_is_slugify_for_any_title(title: str) -> None:
+    assert title_slug(title) == slugify(title, max_length=80, word_boundary=True)
 
 
 def test_with_body_lets_the_markdown_go(config: Config) -> None:
