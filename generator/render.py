@@ -7,6 +7,7 @@ import functools
 import html
 import json
 import mimetypes
+import operator
 import re
 import traceback
 from collections.abc import Callable, Iterator
@@ -520,23 +521,30 @@ def json_feed(feed: Feed, config: Config) -> dict[str, Any]:
 def sitemap_entries(site: Site) -> list[SitemapEntry]:
     """Every HTML page but the 404, with lastmod from its articles' updated/corrections/date."""
     config = site.config
-
-    def newest(articles: tuple[Article, ...] | list[Article]) -> datetime | None:
-        return max((a.modified for a in articles), default=None)
-
-    everything = newest(site.articles)
+    modified = [a.modified for a in site.articles]
     entries = [SitemapEntry(config.absolute_url("/"),
                             site.latest.modified if site.latest else None),
-               SitemapEntry(config.absolute_url("/editions/"), everything)]
+               SitemapEntry(config.absolute_url("/editions/"), max(modified, default=None))]
     entries += [SitemapEntry(config.absolute_url(e.url), e.modified) for e in site.editions]
-    entries += [SitemapEntry(config.absolute_url(a.url), a.modified) for a in site.articles]
+    entries += [SitemapEntry(config.absolute_url(a.url), when)
+                for a, when in zip(site.articles, modified, strict=True)]
     for kind, listings in (("topics", site.topics), ("tags", site.tags),
                            ("authors", site.authors)):
+        pages = [(page, _newest(page.articles)) for listing in listings for page in listing.pages]
+        # The pages split their listings' articles, so the newest page is the newest of all.
         entries.append(SitemapEntry(config.absolute_url(f"/{kind}/"),
-                                    newest([a for item in listings for a in item.articles])))
-        entries += [SitemapEntry(config.absolute_url(page.url), newest(page.articles))
-                    for listing in listings for page in listing.pages]
+                                    max((when for _, when in pages if when is not None),
+                                        default=None)))
+        entries += [SitemapEntry(config.absolute_url(page.url), when) for page, when in pages]
     return entries
+
+
+_modified = operator.attrgetter("modified")
+
+
+def _newest(articles: tuple[Article, ...]) -> datetime | None:
+    """The latest change to any of the articles; None for none."""
+    return max(map(_modified, articles), default=None)
 
 
 def news_articles(site: Site) -> list[Article]:
