@@ -105,9 +105,22 @@ _CLOCK_FIELDS = frozenset("abBhHKkmsSA")
 _ZONE_FIELDS = frozenset("zZOvVXx")
 
 
+class _Environment(jinja2.Environment):
+    """Jinja's environment, with each template's globals copied into a dict when it loads."""
+
+    def make_globals(self, d: dict[str, Any] | None) -> dict[str, Any]:
+        """The environment's globals overlaid with the template's own.
+
+        Jinja's own is a ChainMap over the environment's globals, which it copies into a new
+        dict for every render and every include, item by item in Python: about 15 µs a page
+        for our twenty globals, 2 µs from a dict. Jinja asks that globals not change once a
+        template is loaded, so a copy made when it loads holds the same values."""
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(config: Config) -> jinja2.Environment:
     """Jinja with autoescape, StrictUndefined and the date/URL filters templates use."""
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in layout_dirs(config)]),
         autoescape=jinja2.select_autoescape(("html", "xml", "htm"), default_for_string=True),
         undefined=jinja2.StrictUndefined,

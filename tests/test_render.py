@@ -122,6 +122,16 @@ def test_url_filter_is_the_url_function(tmp_path: Path) -> None:
     assert template.render(page=page, t="/tags/") == "../../../../tags/|../../../../tags/"
 
 
+def test_templates_take_the_globals_set_before_they_load(tmp_path: Path) -> None:
+    env = make_environment(config_for(tmp_path))
+    env.globals["edition_name"] = "Morning"
+    assert env.from_string("{{ edition_name }}").render() == "Morning"
+    own = env.from_string("{{ edition_name }}", globals={"edition_name": "Evening"})
+    assert own.render() == "Evening"
+    assert env.globals["edition_name"] == "Morning"  # a template's own stay its own
+    assert env.from_string("{{ config.title }}").render() == "T"
+
+
 def test_autoescape_is_on(tmp_path: Path) -> None:
     env = make_environment(config_for(tmp_path))
     for name in ("home.html", "x.xml"):
