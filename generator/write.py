@@ -112,9 +112,14 @@ def recover(output_dir: Path) -> None:
     """Clean up after a build that was killed: put the output back if a swap was cut short,
     then remove the staging folder unless it holds a clean spare. Refuse to touch a folder
     briefing did not make."""
+    _recover(output_dir)
+
+
+def _recover(output_dir: Path) -> tuple[dict[str, bool], set[str]] | None:
+    """recover(), returning the listing of the clean spare it kept, if any."""
     root = staging_dir(output_dir)
     if not root.exists() and not root.is_symlink():
-        return
+        return None
     if root.is_symlink() or not root.is_dir() or (
             not (root / STAGING_MARK).is_file() and any(root.iterdir())):
         raise BuildError([error(str(root), None,
@@ -123,8 +128,10 @@ def recover(output_dir: Path) -> None:
     old = root / "old"
     if not output_dir.exists() and old.is_dir():
         os.rename(old, output_dir)
-    if _spare_listing(root) is None:
+    listing = _spare_listing(root)
+    if listing is None:
         shutil.rmtree(root)
+    return listing
 
 
 def _spare_listing(root: Path) -> tuple[dict[str, bool], set[str]] | None:
@@ -337,8 +344,7 @@ class Stage:
     def prepare(self) -> None:
         """Start from the clean spare or an empty staging folder, cleaning up after a build
         that was killed."""
-        recover(self.output_dir)
-        listing = _spare_listing(self.root) if self.root.is_dir() else None
+        listing = _recover(self.output_dir)
         if listing is not None and self._no_links_for_folders(listing[1]):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
             self.base, self.folders = listing
