@@ -174,6 +174,8 @@ def intact_files(output_dir: Path) -> dict[str, str]:
 
     A file counts when the manifest lists it and its size and mtime are those the state file
     recorded; one stat per file, no bytes read."""
+    if output_dir.is_symlink():  # the writer keeps its records beside the folder it points to
+        output_dir = output_dir.resolve()
     old = _read_manifest(output_dir)
     mtimes = recorded_mtimes(output_dir)
     top = os.fspath(output_dir)

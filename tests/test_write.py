@@ -302,6 +302,7 @@ def test_output_that_is_a_symlink_updates_the_folder_it_points_to(tmp_path: Path
     write_output([OutputFile("index.html", b"2")], [], link)
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert (target / "index.html").read_bytes() == b"2"
+    assert intact_files(link) == intact_files(target) != {}
 
 
 def tree_entries(folder: Path) -> dict[str, str]:
