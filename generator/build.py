@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import os
 import time
@@ -29,7 +30,7 @@ from generator.errors import BuildError, Problem, error, raise_if_errors, sorted
 from generator.links import SourceText, check_links
 from generator.markup import MarkdownSettings, MarkupError, render_inline, render_markdown
 from generator.models import Article, EditionNote
-from generator.parallel import render_pages_parallel
+from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import layout_dirs, output_path, page_jobs, static_files
 from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, read_content
@@ -290,17 +291,18 @@ def build(options: BuildOptions) -> BuildReport:
     assembly = assemble(options, config, now)
     site, problems, stats = assembly.site, assembly.problems, assembly.stats
     raise_if_strict(problems, options)
+    gc.collect()  # the sources and the caches' rows are garbage now: return their memory
+    return_free_memory()
     jobs = page_jobs(site)
     index, records, code = page_records(site, config, options, output_dir)
     intact = intact_files(output_dir) if records.pages else {}
     same, to_render = plan_pages(jobs, records, index, intact)
     pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress,
-                                  to_render, index)
+                                  to_render, index, records.add)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
     written = write_output(itertools.chain(same, pages), assets, output_dir)
-    records.save(index, pages.records, {job.path for job in jobs}, code,
-                 manifest_digest(output_dir, MANIFEST))
+    records.save(index, {job.path for job in jobs}, code, manifest_digest(output_dir, MANIFEST))
     report = BuildReport(
         output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,
         seconds=time.perf_counter() - started, written=written.written,

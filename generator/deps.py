@@ -129,7 +129,7 @@ class ModelIndex:
         if other is not obj:
             self.ambiguous = True  # two objects, one key: no record can be trusted
 
-    def value(self, key: str, name: str) -> bytes | None:
+    def value(self, key: str, name: str, remember: bool = True) -> bytes | None:
         """The fingerprint of `object[key].name` in this model; None when it cannot be read or
         fingerprinted (the page must render)."""
         pair = (key, name)
@@ -145,7 +145,8 @@ class ModelIndex:
                 value = _MISSING
             if value is not _MISSING:
                 found = self.fingerprint(value)
-        self._values[pair] = found
+        if remember:
+            self._values[pair] = found
         return found
 
     def object_value(self, key: str) -> bytes | None:
@@ -322,6 +323,10 @@ class PageRecords:
         self.objects = objects
         self.valid = valid
         self._same: dict[int, bool] = {}
+        # The pages rendered by this build, their pairs numbered (see add()).
+        self._numbers: dict[tuple[str, str], int] | None = None
+        self._next = 1
+        self._rendered: list[tuple[str, bytes | None, bytes, str]] = []
 
     @staticmethod
     def path_for(site_dir: Path, output_dir: Path) -> Path:
@@ -349,7 +354,9 @@ class PageRecords:
             if (meta.get("format") != PAGES_FORMAT or meta.get("code") != code
                     or meta.get("manifest") != manifest):
                 return cls(path, {}, {}, {}, False)
-            pairs = {int(i): (str(obj), str(attr), bytes(fp) if fp is not None else None)
+            keys: dict[str, str] = {}  # one string per object key, not one per pair
+            pairs = {int(i): (keys.setdefault(obj, obj), sys.intern(attr),
+                              bytes(fp) if fp is not None else None)
                      for i, obj, attr, fp in db.execute("SELECT id, obj, attr, fp FROM pairs")}
             pages = {}
             for page, context, deps, output in db.execute(
@@ -406,29 +413,65 @@ class PageRecords:
                 return False
         return True
 
-    def save(self, index: ModelIndex | None, rendered: Iterable[PageRecord], produced: set[str],
-             code: str, manifest: str | None) -> None:
-        """Keep the records of pages still produced, with those just rendered and the current
+    def add(self, record: PageRecord) -> None:
+        """Keep a just-rendered page's record until save(), its pairs as numbers: a big site's
+        pages make a million reads of two hundred thousand pairs."""
+        numbers = self._numbers
+        if numbers is None:
+            numbers = self._numbers = {(obj, attr): n for n, (obj, attr, _) in self.pairs.items()}
+            self._next = max(self.pairs, default=0) + 1
+        ids = array("q")
+        for pair in record.deps:
+            n = numbers.get(pair)
+            if n is None:
+                n = numbers[pair] = self._next
+                self._next += 1
+            ids.append(n)
+        self._rendered.append((record.path, record.context, ids.tobytes(), record.output))
+
+    @property
+    def rendered(self) -> int:
+        """How many pages were added since loading."""
+        return len(self._rendered)
+
+    def save(self, index: ModelIndex | None, produced: set[str], code: str,
+             manifest: str | None) -> None:
+        """Keep the records of pages still produced, with those added and the current
         fingerprint of every pair they read; an error only loses the speed-up, never the build."""
         if self.path is None or index is None:
             return
         try:
-            self._save(index, list(rendered), produced, code, manifest)
+            self._save(index, produced, code, manifest)
         except (OSError, sqlite3.Error):
             try:
                 self.path.unlink()
             except OSError:
                 pass
 
-    def _save(self, index: ModelIndex, rendered: list[PageRecord], produced: set[str],
-              code: str, manifest: str | None) -> None:
+    def _save(self, index: ModelIndex, produced: set[str], code: str,
+              manifest: str | None) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Start afresh when the old records cannot be used or every page rendered anyway, so
         # pairs no page reads any more do not pile up.
-        fresh = not self.valid or len(rendered) >= len(produced)
+        fresh = not self.valid or len(self._rendered) >= len(produced)
         if fresh:
             self.path.unlink(missing_ok=True)
+        pair_of = {n: pair for pair, n in (self._numbers or {}).items()}
+        read: set[int] = set()
+        for _, _, ids, _ in self._rendered:
+            read.update(array("q", ids))
+
+        def pair_rows() -> Iterator[tuple[int, str, str, bytes | None]]:
+            # A pair only reused pages read has the value it had; a pair a page just rendered
+            # read may have a new one, and is kept with the value it rendered with.
+            for n in sorted(read):
+                obj, attr = pair_of[n]
+                new = index.value(obj, attr, remember=False)
+                old = self.pairs.get(n)
+                if fresh or old is None or old[2] != new:
+                    yield n, obj, attr, new
+
         db = sqlite3.connect(self.path)
         try:
             with db:
@@ -439,39 +482,17 @@ class PageRecords:
                     "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, context BLOB,"
                     " deps BLOB, output TEXT);"
                     "CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, fp BLOB);")
-                ids = {} if fresh else {(e[0], e[1]): i for i, e in self.pairs.items()}
-                next_id = max(self.pairs, default=0) + 1 if not fresh else 1
-                changed = []
-                for record in rendered:
-                    for pair in record.deps:
-                        if pair in ids:
-                            continue
-                        ids[pair] = pair_id = next_id
-                        next_id += 1
-                        changed.append((pair_id, pair[0], pair[1], index.value(*pair)))
-                if not fresh:
-                    # A pair a reused page read has the value it had; a pair only re-rendered
-                    # pages read may have a new one: record what they rendered with.
-                    seen = {i for record in rendered for pair in record.deps
-                            if (i := ids[pair]) in self.pairs}
-                    for pair_id in seen:
-                        obj, attr, old = self.pairs[pair_id]
-                        new = index.value(obj, attr)
-                        if new != old:
-                            changed.append((pair_id, obj, attr, new))
-                db.executemany("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?)", changed)
+                db.executemany("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?, ?)", pair_rows())
                 # An object's stored fingerprint must be that of the values the pages reading
                 # its fields rendered with: those just rendered have the current ones.
-                keys = sorted({pair[0] for record in rendered for pair in record.deps})
+                keys = sorted({pair_of[n][0] for n in read})
                 db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?)",
-                               [(key, index.object_value(key)) for key in keys])
+                               ((key, index.object_value(key)) for key in keys))
                 if not fresh:
                     db.executemany("DELETE FROM pages WHERE path = ?",
                                    [(p,) for p in self.pages if p not in produced])
-                db.executemany(
-                    "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
-                    [(r.path, r.context, array("q", [ids[p] for p in r.deps]).tobytes(),
-                      r.output) for r in rendered])
+                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
+                               self._rendered)
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [("format", PAGES_FORMAT), ("code", code),
                                 ("manifest", manifest or "")])

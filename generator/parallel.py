@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 from generator import deps
@@ -33,7 +33,7 @@ from generator.site import Site
 # Below this many pages to render a pool costs more than it saves.
 PARALLEL_PAGES_THRESHOLD = 400
 # Each worker renders its share in this many parts, so the parent holds only a part at a time.
-PARTS_PER_JOB = 4
+PARTS_PER_JOB = 8
 
 Part = tuple[list[OutputFile], list[PageRecord]]
 
@@ -81,27 +81,29 @@ def _render_shard(shard: tuple[int, int]) -> Part | None:
 
 
 class RenderedPages:
-    """The rendered pages as they arrive from the workers; `count` and `records` are complete
-    once iterated."""
+    """The rendered pages as they arrive from the workers, each page's record handed to
+    `collect` as it comes; `count` is complete once iterated."""
 
     def __init__(self, site: Site, jobs: list[PageJob], index: ModelIndex | None,
+                 collect: Callable[[PageRecord], None] | None,
                  results: Iterator[Part | None] | None,
                  pool: ProcessPoolExecutor | None = None, shards: int = 0,
                  progress: Progress | None = None):
         self.site = site
         self.jobs = jobs
         self.index = index
+        self.collect = collect
         self.results = results
         self.pool = pool
         self.shards = shards
         self.progress = progress
         self.count = 0
-        self.records: list[PageRecord] = []
 
     def __iter__(self) -> Iterator[OutputFile]:
         try:
             if self.results is None:
-                files, self.records = render_part(self.site, self.jobs, self.index)
+                files, records = render_part(self.site, self.jobs, self.index)
+                self._collect(records)
                 self.count = len(files)
                 yield from files
                 return
@@ -110,8 +112,9 @@ class RenderedPages:
                     render_pages(self.site, jobs=self.jobs)  # raises with the serial problems
                     raise RuntimeError("a worker failed to render pages that render serially")
                 files, records = part
+                del part
+                self._collect(records)
                 self.count += len(files)
-                self.records += records
                 yield from files
                 if self.progress:
                     self.progress("pages", done, self.shards)
@@ -120,25 +123,31 @@ class RenderedPages:
                 self.pool.shutdown(wait=True, cancel_futures=True)
                 gc.unfreeze()
 
+    def _collect(self, records: list[PageRecord]) -> None:
+        if self.collect is not None:
+            for record in records:
+                self.collect(record)
+
 
 def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = None,
-                          pages: list[PageJob] | None = None, index: ModelIndex | None = None
+                          pages: list[PageJob] | None = None, index: ModelIndex | None = None,
+                          collect: Callable[[PageRecord], None] | None = None
                           ) -> RenderedPages:
     """The `pages` jobs (every page by default) rendered in `jobs` forked processes when there
-    are enough to gain, with their records when `index` is given. The workers start now
-    (before the writer takes its lock); the pages stream in, not in the order of a serial
-    render but with the same paths and bytes."""
+    are enough to gain; with an `index`, each page's record goes to `collect`. The workers
+    start now (before the writer takes its lock); the pages stream in, not in the order of a
+    serial render but with the same paths and bytes."""
     pages = page_jobs(site) if pages is None else pages
     if (jobs <= 1 or len(pages) < PARALLEL_PAGES_THRESHOLD
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return RenderedPages(site, pages, index, None)
+        return RenderedPages(site, pages, index, collect, None)
     global _work
     _work = (site, pages, index)
     # Objects that exist now are shared with the workers: keep the collector off them, so
     # neither process spends time scanning them and fewer pages are copied after the fork.
     gc.collect()
     gc.freeze()
-    _return_free_memory()
+    return_free_memory()
     try:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
         count = jobs * PARTS_PER_JOB
@@ -147,13 +156,13 @@ def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = Non
                         for shard in itertools.islice(shards, jobs + 1))
     finally:
         _work = None
-    return RenderedPages(site, pages, index, _results(pool, waiting, shards), pool, count,
-                         progress)
+    return RenderedPages(site, pages, index, collect, _results(pool, waiting, shards), pool,
+                         count, progress)
 
 
-def _return_free_memory() -> None:
-    """Hand memory freed by the build so far (the sources) back to the system, where the C
-    library allows it, so neither the parent nor the forked workers carry it."""
+def return_free_memory() -> None:
+    """Hand memory freed by the build so far (the sources, the caches' rows) back to the
+    system, where the C library allows it, so neither the parent nor forked workers carry it."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim(0)
