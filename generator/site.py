@@ -95,8 +95,9 @@ class Listing:
 
     @property
     def url(self) -> str:
-        """The first page's site path."""
-        return self.pages[0].url
+        """The first page's site path (from the kind and slug, not the pages, so that a page
+        showing the link does not depend on how many pages the listing has)."""
+        return f"/{self.kind}/{self.slug}/"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from generator.render import page_jobs
 from tests.conftest import NOW, article, build_site, make_site
 
 
-def small_site(root: Path, count: int = 8, layouts: dict[str, str] | None = None) -> Path:
+def small_site(root: Path, count: int = 8, layouts: dict[str, str] | None = None,
+               config: dict[str, object] | None = None) -> Path:
     """A site with `count` stories over three days, two topics and shared tags."""
     articles = {}
     for n in range(count):
@@ -29,7 +30,7 @@ def small_site(root: Path, count: int = 8, layouts: dict[str, str] | None = None
                     topic="world" if n % 2 else "business", tags=["ports", f"tag {n % 3}"],
                     author="Ana Lima" if n % 2 else "Ben Okoro"),
             f"Story {n} begins here.\n\nIt links to [the next](story-{(n + 1) % count}.md).")
-    return make_site(root, articles=articles, layouts=layouts)
+    return make_site(root, config=config, articles=articles, layouts=layouts)
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -170,6 +171,23 @@ def test_adding_and_removing_articles_equals_a_fresh_build(tmp_path: Path) -> No
     make_site(site, articles={"late": (article("Late news", "2026-11-24T11:30:00+00:00",
                                                 topic="world", tags=["ports"]), "Late.")})
     build_site(site)
+    assert_same_as_fresh_build(site)
+
+
+def test_a_listing_losing_a_page_does_not_render_every_page(tmp_path: Path) -> None:
+    """Every page links to each topic in its navigation; the link does not depend on how many
+    pages the topic's listing has."""
+    site = small_site(tmp_path / "site", count=21, config={"per_page": 2})
+    total = build_site(site).pages
+    world = site / "output" / "topics" / "world" / "page"
+    before = len(list(world.iterdir()))
+    (site / "content" / "story-1.md").unlink()  # world stories
+    (site / "content" / "story-3.md").unlink()
+    report = build_site(site)
+    assert len(list(world.iterdir())) == before - 1  # the topic lost a page
+    # The shifted list pages, the neighbours, the edition and the feeds: not the other
+    # stories' pages, which all show the topic links.
+    assert report.pages_rendered < total - 20
     assert_same_as_fresh_build(site)
 
 
