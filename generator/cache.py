@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, tzinfo
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import generator
 from generator import markup
@@ -79,78 +80,77 @@ def body_key(raw: bytes, settings_key: str) -> str:
     return digest.hexdigest()
 
 
-class RenderCache:
-    """Rendered article bodies in a small SQLite file; unusable files are replaced, not trusted."""
+V = TypeVar("V")
+
+
+class _KeyedCache(Generic[V]):
+    """Values by key in a small SQLite file of our own, read at once (one query costs far less
+    than one per article); unusable files are replaced, malformed rows dropped, never trusted.
+    A subclass names its table and columns and turns rows into values and back."""
+
+    TABLE = ""
+    COLUMNS = ""
+    FORMAT = ""
 
     def __init__(self, path: Path | None):
         self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._stored: dict[str, RenderedBody] | None = None
-        self._new: dict[str, RenderedBody] = {}
+        self._db = (_open_database(path, self.TABLE, self.COLUMNS, self.FORMAT)
+                    if path is not None else None)
+        self._stored: dict[str, V] | None = None
+        self._new: dict[str, V] = {}
         self._used: set[str] = set()
-        if path is not None:
-            self._db = self._open(path)
 
-    @classmethod
-    def for_site(cls, site_dir: Path) -> RenderCache:
-        """The cache of a site (`<site>/.cache/render.sqlite3`)."""
-        return cls(site_dir / CACHE_DIR / CACHE_FILE)
+    def _decode(self, row: tuple) -> V | None:
+        """A stored row's value (the row without its key), or None when it is malformed."""
+        raise NotImplementedError
 
-    @classmethod
-    def disabled(cls) -> RenderCache:
-        """A cache that never hits and stores nothing."""
-        return cls(None)
+    def _encode(self, value: V) -> tuple:
+        """A value as the row columns after the key."""
+        raise NotImplementedError
 
-    @staticmethod
-    def _open(path: Path) -> sqlite3.Connection | None:
-        return _open_database(path, "bodies", "html TEXT, first TEXT, words INTEGER",
-                              CACHE_FORMAT)
-
-    def _load(self) -> dict[str, RenderedBody]:
-        """Every well-formed stored body, read at once: one query costs far less than one per
-        article, and a build needs nearly all of them."""
+    def _load(self) -> dict[str, V]:
         if self._stored is None:
             self._stored = {}
             if self._db is not None:
+                names = ", ".join(column.split()[0] for column in self.COLUMNS.split(","))
                 try:
-                    rows = self._db.execute("SELECT key, html, first, words FROM bodies"
-                                            ).fetchall()
+                    rows = self._db.execute(f"SELECT key, {names} FROM {self.TABLE}").fetchall()
                 except sqlite3.Error:
                     rows = []
-                self._stored = {key: RenderedBody(html, first, words)
-                                for key, html, first, words in rows
-                                if isinstance(key, str) and isinstance(html, str)
-                                and isinstance(first, str) and type(words) is int}
+                for key, *row in rows:
+                    value = self._decode(tuple(row)) if isinstance(key, str) else None
+                    if value is not None:
+                        self._stored[key] = value
         return self._stored
 
-    def get(self, key: str) -> RenderedBody | None:
-        """The cached body for `key`, if there is a well-formed one."""
+    def get(self, key: str) -> V | None:
+        """The stored value for `key`, if there is a well-formed one."""
         self._used.add(key)
-        body = self._new.get(key)
-        return body if body is not None else self._load().get(key)
+        value = self._new.get(key)
+        return value if value is not None else self._load().get(key)
 
-    def put(self, key: str, body: RenderedBody) -> None:
-        """Remember a freshly rendered body (saved by `save`)."""
+    def put(self, key: str, value: V) -> None:
+        """Remember a new value (saved by `save`)."""
         self._used.add(key)
-        self._new[key] = body
+        self._new[key] = value
 
     def save(self) -> None:
-        """Store new bodies and drop the ones this build did not use; failures are ignored."""
+        """Store new values and drop the rows this build did not use (malformed ones too);
+        failures are ignored."""
         if self._db is None:
             return
         try:
-            # Keys of rows that are not well-formed are dropped too, so list them from the file.
-            keys = [row[0] for row in self._db.execute("SELECT key FROM bodies")]
+            keys = [row[0] for row in self._db.execute(f"SELECT key FROM {self.TABLE}")]
         except sqlite3.Error:
             keys = []
         stale = [(key,) for key in keys if key not in self._used]
         if self._new or stale:
+            marks = ", ".join("?" * (1 + len(self.COLUMNS.split(","))))
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?, ?, ?)",
-                                     [(k, b.html, b.first_paragraph, b.words)
-                                      for k, b in self._new.items()])
-                self._db.executemany("DELETE FROM bodies WHERE key = ?", stale)
+                self._db.executemany(f"INSERT OR REPLACE INTO {self.TABLE} VALUES ({marks})",
+                                     [(k, *self._encode(v)) for k, v in self._new.items()])
+                self._db.executemany(f"DELETE FROM {self.TABLE} WHERE key = ?", stale)
                 self._db.execute("COMMIT")
             except sqlite3.Error:
                 try:
@@ -168,75 +168,53 @@ class RenderCache:
             self._db = None
 
 
-class SourceCache:
-    """Parsed content files, as JSON text by key, in a small SQLite file.
+class RenderCache(_KeyedCache[RenderedBody]):
+    """Rendered article bodies (`<site>/.cache/render.sqlite3`)."""
+
+    TABLE = "bodies"
+    COLUMNS = "html TEXT, first TEXT, words INTEGER"
+    FORMAT = CACHE_FORMAT
+
+    @classmethod
+    def for_site(cls, site_dir: Path) -> RenderCache:
+        """The cache of a site (`<site>/.cache/render.sqlite3`)."""
+        return cls(site_dir / CACHE_DIR / CACHE_FILE)
+
+    @classmethod
+    def disabled(cls) -> RenderCache:
+        """A cache that never hits and stores nothing."""
+        return cls(None)
+
+    def _decode(self, row: tuple) -> RenderedBody | None:
+        html, first, words = row
+        if isinstance(html, str) and isinstance(first, str) and type(words) is int:
+            return RenderedBody(html, first, words)
+        return None
+
+    def _encode(self, value: RenderedBody) -> tuple:
+        return value.html, value.first_paragraph, value.words
+
+
+class SourceCache(_KeyedCache[str]):
+    """Parsed content files, as JSON text by key (`<site>/.cache/sources.sqlite3`).
 
     What a value means is `generator.sources`' business; this class only keeps values, drops
     the ones a build did not use, and replaces unusable files rather than trusting them."""
 
-    def __init__(self, path: Path | None):
-        self.path = path
-        self._db = (_open_database(path, "sources", "value TEXT", SOURCE_CACHE_FORMAT)
-                    if path is not None else None)
-        self._stored: dict[str, str] | None = None
-        self._new: dict[str, str] = {}
-        self._used: set[str] = set()
+    TABLE = "sources"
+    COLUMNS = "value TEXT"
+    FORMAT = SOURCE_CACHE_FORMAT
 
     @classmethod
     def for_site(cls, site_dir: Path) -> SourceCache:
         """The source cache of a site (`<site>/.cache/sources.sqlite3`)."""
         return cls(site_dir / CACHE_DIR / SOURCE_CACHE_FILE)
 
-    def _load(self) -> dict[str, str]:
-        """Every stored value, read at once: one query is far cheaper than one per file."""
-        if self._stored is None:
-            self._stored = {}
-            if self._db is not None:
-                try:
-                    rows = self._db.execute("SELECT key, value FROM sources").fetchall()
-                except sqlite3.Error:
-                    rows = []
-                self._stored = {k: v for k, v in rows if isinstance(k, str)
-                                and isinstance(v, str)}
-        return self._stored
+    def _decode(self, row: tuple) -> str | None:
+        return row[0] if isinstance(row[0], str) else None
 
-    def get(self, key: str) -> str | None:
-        """The stored value for `key`, if any."""
-        self._used.add(key)
-        value = self._new.get(key)
-        return value if value is not None else self._load().get(key)
-
-    def put(self, key: str, value: str) -> None:
-        """Remember a new value (saved by `save`)."""
-        self._used.add(key)
-        self._new[key] = value
-
-    def save(self) -> None:
-        """Store new values and drop the ones not used since opening; failures are ignored."""
-        if self._db is None:
-            return
-        stale = [(k,) for k in self._load() if k not in self._used]
-        if not self._new and not stale:
-            return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO sources VALUES (?, ?)",
-                                 list(self._new.items()))
-            self._db.executemany("DELETE FROM sources WHERE key = ?", stale)
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-        self._stored = None
-        self._new.clear()
-
-    def close(self) -> None:
-        """Close the database file."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+    def _encode(self, value: str) -> tuple:
+        return (value,)
 
 
 def _connect(path: Path, table: str, columns: str, format_marker: str) -> sqlite3.Connection:
