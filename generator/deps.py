@@ -322,7 +322,7 @@ class PageRecords:
         self.pairs = pairs
         self.objects = objects
         self.valid = valid
-        self._same: dict[int, bool] = {}
+        self._changed: set[int] | None = None
         # The pages rendered by this build, their pairs numbered (see add()).
         self._numbers: dict[tuple[str, str], int] | None = None
         self._next = 1
@@ -359,12 +359,16 @@ class PageRecords:
                               bytes(fp) if fp is not None else None)
                      for i, obj, attr, fp in db.execute("SELECT id, obj, attr, fp FROM pairs")}
             pages = {}
+            read: set[int] = set()
             for page, context, deps, output in db.execute(
                     "SELECT path, context, deps, output FROM pages"):
                 ids = array("q")
                 ids.frombytes(deps)
+                read.update(ids)
                 pages[str(page)] = (bytes(context) if context is not None else None, ids,
                                     str(output))
+            if not read <= pairs.keys():
+                return cls(path, {}, {}, {}, False)  # a page read a pair the file lacks
             objects = {str(key): bytes(fp) if fp is not None else None
                        for key, fp in db.execute("SELECT key, fp FROM objects")}
             return cls(path, pages, pairs, objects, True)
@@ -373,28 +377,30 @@ class PageRecords:
         finally:
             db.close()
 
-    def _pair_same(self, index: ModelIndex, pair: int) -> bool:
-        found = self._same.get(pair)
-        if found is None:
-            found = self._same[pair] = self._check_pair(index, pair)
-        return found
-
-    def _check_pair(self, index: ModelIndex, pair: int) -> bool:
-        entry = self.pairs.get(pair)
-        if entry is None:
-            return False
-        key, name, fingerprint = entry
-        obj = index.objects.get(key)
-        if obj is None:
-            return False
-        kind = type(obj)
-        if _is_code(kind, name):
-            return True  # decided by the reads the property or method made, checked themselves
-        if name in _fields(kind):
+    def changed_pairs(self, index: ModelIndex) -> set[int]:
+        """The recorded pairs whose value is not what it was (computed once per build): for
+        each object whose fields all fingerprint as before, none of its pairs; for the others
+        (and objects that are gone), each pair compared on its own."""
+        if self._changed is not None:
+            return self._changed
+        changed_objects = set()
+        for key in {key for key, _, _ in self.pairs.values()}:
             stored = self.objects.get(key)
-            if stored is not None and stored == index.object_value(key):
-                return True  # no field of the object changed
-        return fingerprint is not None and index.value(key, name) == fingerprint
+            if stored is None or stored != index.object_value(key):
+                changed_objects.add(key)
+        changed = set()
+        for n, (key, name, fingerprint) in self.pairs.items():
+            if key not in changed_objects:
+                continue
+            obj = index.objects.get(key)
+            if obj is None or fingerprint is None:
+                changed.add(n)
+            elif _is_code(type(obj), name):
+                continue  # decided by the reads the property or method made, checked themselves
+            elif index.value(key, name) != fingerprint:
+                changed.add(n)
+        self._changed = changed
+        return changed
 
     def unchanged(self, index: ModelIndex, path: str, context: bytes | None,
                   intact: Mapping[str, str]) -> bool:
@@ -404,14 +410,7 @@ class PageRecords:
         if (record is None or record[0] is None or context is None or record[0] != context
                 or intact.get(path) != record[2] or index.ambiguous):
             return False
-        same = self._same
-        for pair in record[1]:
-            found = same.get(pair)
-            if found is None:
-                found = self._pair_same(index, pair)
-            if not found:
-                return False
-        return True
+        return self.changed_pairs(index).isdisjoint(record[1])
 
     def add(self, record: PageRecord) -> None:
         """Keep a just-rendered page's record until save(), its pairs as numbers: a big site's

@@ -264,6 +264,17 @@ def test_damaged_records_are_ignored_and_replaced(tmp_path: Path, damage: bytes)
     assert_same_as_fresh_build(site)
 
 
+def test_records_missing_a_pair_are_not_used(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    with sqlite3.connect(PageRecords.path_for(site, site / "output")) as db:
+        db.execute("DELETE FROM pairs WHERE id = (SELECT min(id) FROM pairs)")
+    edit(site / "content" / "story-1.md", "begins here.", "begins here again.")
+    report = build_site(site)
+    assert report.pages_rendered == report.pages
+    assert_same_as_fresh_build(site)
+
+
 def test_no_cache_neither_reads_nor_writes_records(tmp_path: Path) -> None:
     site = small_site(tmp_path / "site")
     build_site(site, use_cache=False)
