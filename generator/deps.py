@@ -87,20 +87,6 @@ def reading() -> Iterator[set[tuple[int, str]]]:
         _reads = outer
 
 
-@contextmanager
-def _not_reading() -> Iterator[None]:
-    global _reads
-    outer, _reads = _reads, None
-    try:
-        yield
-    finally:
-        _reads = outer
-
-
-def _digest(data: str) -> bytes:
-    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-
-
 class ModelIndex:
     """The site model's tracked objects by key, and the fingerprints of values read from them.
 
@@ -216,7 +202,8 @@ class _Pickler(pickle.Pickler):
         if names is None and dataclasses.is_dataclass(kind):
             names = _fields(kind)
         if names is not None:
-            return _dataclass, (kind.__qualname__, tuple(getattr(obj, n) for n in names))
+            return _dataclass, (f"{kind.__module__}.{kind.__qualname__}",
+                                tuple(getattr(obj, n) for n in names))
         return NotImplemented
 
 
