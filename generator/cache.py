@@ -460,9 +460,10 @@ class BuildRecord:
 
 def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
     """The digest of an output folder's manifest file."""
+    from generator.write import file_digest
+
     try:
-        return hashlib.blake2b((output_dir / manifest_name).read_bytes(),
-                               digest_size=16).hexdigest()
+        return file_digest((output_dir / manifest_name).read_bytes())
     except OSError:
         return None
 
@@ -470,21 +471,12 @@ def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
 def output_intact(output_dir: Path, expected_digest: str) -> bool:
     """True when the output folder holds the manifest we recorded and every file it lists,
     with the size in the manifest and the mtime the writer recorded."""
-    from generator.write import MANIFEST, recorded_mtimes
+    from generator.write import MANIFEST, intact_files
 
     try:
-        raw = (output_dir / MANIFEST).read_bytes()
-    except OSError:
+        files = json.loads((output_dir / MANIFEST).read_bytes())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
         return False
-    if hashlib.blake2b(raw, digest_size=16).hexdigest() != expected_digest:
+    if manifest_digest(output_dir, MANIFEST) != expected_digest or not isinstance(files, dict):
         return False
-    mtimes = recorded_mtimes(output_dir)
-    try:
-        files = json.loads(raw)["files"]
-        for rel, entry in files.items():
-            stat = os.stat(os.path.join(output_dir, rel), follow_symlinks=False)
-            if stat.st_size != entry[1] or stat.st_mtime_ns != mtimes.get(rel):
-                return False
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return False
-    return True
+    return len(intact_files(output_dir)) == len(files)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import hashlib
 import itertools
 import multiprocessing
 from collections import deque
@@ -29,6 +28,7 @@ from generator.deps import ModelIndex, PageRecord
 from generator.errors import BuildError
 from generator.render import OutputFile, PageJob, Renderer, page_jobs, render_pages
 from generator.site import Site
+from generator.write import file_digest
 
 # Below this many pages to render a pool costs more than it saves.
 PARALLEL_PAGES_THRESHOLD = 400
@@ -39,11 +39,6 @@ Part = tuple[list[OutputFile], list[PageRecord]]
 
 # Set in the parent just before forking; read by the workers.
 _work: tuple[Site, list[PageJob], ModelIndex | None] | None = None
-
-
-def output_digest(data: bytes) -> str:
-    """The digest the writer's manifest gives a file's bytes."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None) -> Part:
@@ -64,7 +59,7 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None) -> Pa
                 files.append(file)
                 context = deps.job_digest(index, job.template, job.info, job.context)
                 records.append(deps.make_record(index, file.path, context, reads,
-                                                output_digest(file.data)))
+                                                file_digest(file.data)))
     if renderer.problems:
         raise BuildError(renderer.problems)
     return files, records

@@ -102,7 +102,7 @@ def recorded_mtimes(output_dir: Path) -> dict[str, int]:
         manifest = (output_dir / MANIFEST).read_bytes()
     except (OSError, ValueError):
         return {}
-    if not isinstance(state, dict) or state.get("manifest") != _digest(manifest):
+    if not isinstance(state, dict) or state.get("manifest") != file_digest(manifest):
         return {}
     mtimes = state.get("mtimes")
     return mtimes if isinstance(mtimes, dict) else {}
@@ -146,7 +146,7 @@ def _spare_listing(root: Path) -> tuple[dict[str, bool], set[str]] | None:
             return None
         record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
         manifest = (site / MANIFEST).read_bytes()
-        if record.get("format") != 2 or record.get("manifest") != _digest(manifest):
+        if record.get("format") != 2 or record.get("manifest") != file_digest(manifest):
             return None
         listed, extra = json.loads(manifest)["files"], record["extra"]
         if not (isinstance(listed, dict) and isinstance(extra, dict)
@@ -238,7 +238,8 @@ def safe_relative(path: str) -> str | None:
     return pure.as_posix()
 
 
-def _digest(data: bytes) -> str:
+def file_digest(data: bytes) -> str:
+    """The digest the manifest records for a file's bytes."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
@@ -523,7 +524,7 @@ class Stage:
             self.mtimes[rel] = stat.st_mtime_ns
             self.unchanged += 1
             return
-        digest = _digest(data)
+        digest = file_digest(data)
         stat = self._previous(rel, digest, data)
         if stat is not None:
             try:
@@ -630,7 +631,7 @@ class Stage:
                 os.rename(self.root / "old", self.dir)
         else:
             os.rename(self.dir, self.output_dir)
-        _save_state(self.output_dir, _digest(manifest_bytes), self.mtimes)
+        _save_state(self.output_dir, file_digest(manifest_bytes), self.mtimes)
         self._keep_spare(retired)
         return removed
 
@@ -652,7 +653,7 @@ class Stage:
         if retired and self.old_manifest is not None:
             # What the retired output held when carry_over() looked, so the next build need
             # not walk it: its manifest's files less those missing, plus the others.
-            record = {"format": 2, "manifest": _digest(self.old_manifest),
+            record = {"format": 2, "manifest": file_digest(self.old_manifest),
                       "missing": sorted(self.old.keys() - self.live_files.keys()),
                       "extra": {rel: link for rel, link in self.live_files.items()
                                 if rel not in self.old},
