@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
+import operator
 import pickle
 import sqlite3
 import sys
@@ -44,8 +44,12 @@ TRACKED: tuple[type, ...] = (Site, Article, Edition, Listing, Page)
 
 _reads: set[tuple[int, str]] | None = None  # the page being rendered, see reading()
 _MISSING: Any = object()
+_SMALL_DUMP = 1 << 16  # bytes; see ModelIndex._pickler
 _TRACKED_SET = frozenset(TRACKED)
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# Per class: how the pickler shows an instance (a function giving its field values in order),
+# or None for a class that is not a dataclass.
+_SHAPES: dict[type, Any] = {}
 _CODE: dict[tuple[type, str], bool] = {}
 _installed = 0
 
@@ -109,6 +113,15 @@ class ModelIndex:
         self.kind_of = {id(obj): type(obj) for obj in self.objects.values()}
         self._values: dict[tuple[str, str], bytes | None] = {}
         self._objects: dict[str, bytes | None] = {}
+        # One pickler for the fingerprints (its memo cleared each time): a build takes tens of
+        # thousands, and making a pickler costs about as much as a small dump. A pickler keeps
+        # an output buffer as big as its biggest dump and allocates one that size for every
+        # dump after, so after a big one (a sitemap's entries) a fresh pickler is made.
+        self._parts: list[bytes] = []
+        self._pickler = self._new_pickler()
+
+    def _new_pickler(self) -> _Pickler:
+        return _Pickler(types.SimpleNamespace(write=self._parts.append), self.key_of)
 
     def _add(self, key: str, obj: object) -> None:
         other = self.objects.setdefault(key, obj)
@@ -143,8 +156,7 @@ class ModelIndex:
             obj = self.objects.get(key)
             found = None
             if obj is not None and type(obj) is not Site:
-                found = self.fingerprint(tuple(object.__getattribute__(obj, name)
-                                               for name in _fields(type(obj))))
+                found = self.fingerprint(_field_values(obj))
             self._objects[key] = found
         return found
 
@@ -169,14 +181,18 @@ class ModelIndex:
         else:
             global _reads
             outer, _reads = _reads, None
-            buffer = io.BytesIO()
+            parts, pickler = self._parts, self._pickler
+            parts.clear()
+            pickler.clear_memo()
             try:
-                _Pickler(buffer, self.key_of).dump(value)
+                pickler.dump(value)
             except Exception:  # pickle's errors, recursion: no stable form
                 return None
             finally:
                 _reads = outer
-            data = b"p" + buffer.getvalue()
+            data = b"p" + b"".join(parts)
+            if len(data) > _SMALL_DUMP:
+                self._pickler = self._new_pickler()
         return hashlib.blake2b(data, digest_size=12).digest()
 
 
@@ -185,7 +201,7 @@ class _Pickler(pickle.Pickler):
     dataclasses and datetimes in a short form. (Equal values that share their parts
     differently pickle differently: a page renders that need not, never the other way round.)"""
 
-    def __init__(self, file: io.BytesIO, key_of: dict[int, str]):
+    def __init__(self, file: Any, key_of: dict[int, str]):
         super().__init__(file, protocol=5)
         self.key_of = key_of
 
@@ -198,13 +214,34 @@ class _Pickler(pickle.Pickler):
                 return _tracked, (key,)
         if kind is datetime:
             return _datetime, (obj.isoformat(), repr(obj.tzinfo))
-        names = _FIELDS.get(kind)
-        if names is None and dataclasses.is_dataclass(kind):
-            names = _fields(kind)
-        if names is not None:
-            return _dataclass, (f"{kind.__module__}.{kind.__qualname__}",
-                                tuple(getattr(obj, n) for n in names))
+        shape = _SHAPES.get(kind, _MISSING)
+        if shape is _MISSING:
+            shape = _SHAPES[kind] = _shape(kind)
+        if shape is not None:
+            name, values = shape
+            return _dataclass, (name, values(obj))
         return NotImplemented
+
+
+def _shape(kind: type) -> tuple[str, Any] | None:
+    """How a fingerprint's pickle shows an instance of `kind`: its class's name and a function
+    giving its field values in order; None when `kind` is not a dataclass."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    names = _fields(kind)
+    getter = operator.attrgetter(*names) if len(names) > 1 else (
+        lambda obj: tuple(getattr(obj, name) for name in names))
+    return f"{kind.__module__}.{kind.__qualname__}", getter
+
+
+def _field_values(obj: object) -> tuple:
+    """The values of a dataclass instance's fields in order, read past the recording hook."""
+    names = _fields(type(obj))
+    try:
+        return operator.itemgetter(*names)(object.__getattribute__(obj, "__dict__")) if len(
+            names) > 1 else tuple(object.__getattribute__(obj, name) for name in names)
+    except (KeyError, AttributeError):  # a field set past __init__'s reach, or slots
+        return tuple(object.__getattribute__(obj, name) for name in names)
 
 
 def _tracked(key: str) -> str:
