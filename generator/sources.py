@@ -211,6 +211,16 @@ MAX_TEXT_BYTES = 8_000_000  # far above any real article; beyond it Markdown tak
 # Characters web pages and XML feeds cannot carry (C0/C1 controls but tab and newline,
 # non-characters); removed with a warning rather than failing a build over a stray byte.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+# The same characters in UTF-8: C0 controls and DEL are single bytes, C1 controls start with
+# 0xC2 and U+FFFE/U+FFFF with 0xEF 0xBF. Bytes without any of those hold none, which
+# bytes.translate (a C loop) tells ten times faster than the regex above.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _may_hold_forbidden(raw: bytes) -> bool:
+    """False when `raw`, decoded, cannot hold a character `_FORBIDDEN` matches."""
+    return (len(raw.translate(None, _CONTROL_BYTES)) != len(raw) or b"\xc2" in raw
+            or b"\xef\xbf" in raw)
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
@@ -249,7 +259,7 @@ def decode_text(raw: bytes, rel: str) -> tuple[str | None, list[Problem]]:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [error(rel, line, "not valid UTF-8 text: save the file as UTF-8")]
     problems: list[Problem] = []
-    found = _FORBIDDEN.search(text)
+    found = _FORBIDDEN.search(text) if _may_hold_forbidden(raw) else None
     if found:
         line = text[: found.start()].count("\n") + 1
         count = len(_FORBIDDEN.findall(text))

@@ -347,3 +347,16 @@ def test_a_rebuild_parses_only_the_edited_file(tmp_path: Path,
     parsed = _count_parses(monkeypatch)
     report = build_site(site)
     assert parsed == ["content/folder/b.md"] and report.articles == 2
+
+
+def test_quick_control_character_test_never_misses_one() -> None:
+    """`_may_hold_forbidden` may only say "none" for bytes whose text has none: every code
+    point the regex removes makes it say "maybe"; ordinary text (curly quotes, Arabic) does
+    not."""
+    for point in range(0x110000):
+        if 0xD800 <= point < 0xE000:
+            continue
+        char = chr(point)
+        if sources._FORBIDDEN.match(char):
+            assert sources._may_hold_forbidden(f"ok {char} ok".encode()), hex(point)
+    assert not sources._may_hold_forbidden("It’s “news”: مرحبا\tend\r\n".encode())
