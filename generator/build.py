@@ -1,10 +1,9 @@
-"""build(options) -> BuildReport: read, validate, render, write. Reads like a recipe."""
+"""build(options) -> BuildReport: the settings, the clock, then the no-change shortcut or, when
+there is work to do, the whole pipeline (`generator.pipeline`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -12,38 +11,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from generator import render
-from generator.cache import (
-    BuildRecord,
-    Progress,
-    RenderCache,
-    RenderStats,
-    clock_interval,
-    default_jobs,
-    input_fingerprint,
-    manifest_digest,
-    render_bodies,
-)
-from generator.config import Config, load_config
-from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
+from generator.config import Config, layout_dirs, load_config
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
-from generator.links import SourceText, check_links
-from generator.markup import MarkdownSettings, MarkupError, render_inline, render_markdown
-from generator.models import Article, EditionNote
-from generator.parallel import render_pages_parallel, return_free_memory
-from generator.render import layout_dirs, output_path, page_jobs, static_files
-from generator.site import Site, build_site_model, link_content
-from generator.sources import Source, read_content
-from generator.write import (
-    MANIFEST,
-    Asset,
-    check_output_dir,
-    check_paths,
-    intact_files,
-    kept_files,
-    write_output,
-)
+from generator.shortcut import BuildRecord, input_fingerprint
+from generator.write import check_output_dir
+
+if TYPE_CHECKING:
+    from generator.cache import Progress
 
 
 @dataclass(frozen=True)
@@ -94,89 +70,6 @@ def build_clock(now: datetime | None, tz: tzinfo) -> datetime:
     return datetime.now(UTC)
 
 
-def markdown_settings(config: Config) -> MarkdownSettings:
-    """The Markdown settings a config asks for."""
-    return MarkdownSettings.of(config.markdown_extensions, config.markdown_extension_configs,
-                               config.unsafe_html)
-
-
-def parse_articles(sources, config: Config) -> tuple[list[Article], list[Problem]]:
-    """Validate every article's front matter and check that no two share a URL."""
-    articles: list[Article] = []
-    problems: list[Problem] = []
-    for source in sources:
-        article, found = Article.from_source(source, config)
-        problems.extend(found)
-        if article is not None:
-            articles.append(article)
-    owners: dict[str, Article] = {}
-    for article in articles:
-        other = owners.setdefault(article.url, article)
-        if other is not article:
-            problems.append(error(article.path, 1, f"this article has the same URL {article.url} "
-                                  f"as {other.path}: give one of them another 'slug'"))
-    return articles, problems
-
-
-def parse_notes(sources, config: Config) -> tuple[list[EditionNote], list[Problem]]:
-    """Validate every edition note and render its Markdown."""
-    settings = markdown_settings(config)
-    notes, problems = [], []
-    for source in sources:
-        note, found = EditionNote.from_source(source, config)
-        problems.extend(found)
-        if note is None:
-            continue
-        try:
-            notes.append(EditionNote(note.path, note.day, note.title, note.byline, note.intro,
-                                     note.closing, render_inline(note.intro, settings),
-                                     render_inline(note.closing, settings)))
-        except MarkupError as exc:
-            problems.append(error(source.rel, source.body_line, str(exc)))
-    return notes, problems
-
-
-def is_published(article: Article, now: datetime, options: BuildOptions) -> bool:
-    """Drafts and future articles are left out unless the options ask for them."""
-    if article.draft and not options.drafts:
-        return False
-    return options.future or article.date <= now
-
-
-def render_articles(articles: list[Article], sources: tuple[Source, ...],
-                    settings: MarkdownSettings, options: BuildOptions
-                    ) -> tuple[list[Article], RenderStats]:
-    """Every article with its rendered body: from the site's cache, else in `jobs` processes.
-
-    The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
-    of megabytes the page-rendering workers would otherwise carry."""
-    raw = {source.rel: source.raw for source in sources}
-    cache = (RenderCache.for_site(options.site_dir) if options.use_cache
-             else RenderCache.disabled())
-    try:
-        items = [(raw.get(a.path) or a.body.encode(), a.body) for a in articles]
-        try:
-            bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
-                                          options.progress)
-        except MarkupError:
-            raise BuildError(markup_problems(articles, settings)) from None
-        cache.save()
-    finally:
-        cache.close()
-    return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
-
-
-def markup_problems(articles: list[Article], settings: MarkdownSettings) -> list[Problem]:
-    """After a body failed to convert: which articles' Markdown cannot be, one by one."""
-    problems = []
-    for article in articles:
-        try:
-            render_markdown(article.body, settings)
-        except MarkupError as exc:
-            problems.append(error(article.path, article.body_line, str(exc)))
-    return problems
-
-
 def raise_if_strict(problems: Iterable[Problem], options: BuildOptions) -> None:
     """With --strict, warnings fail the build (before anything is written)."""
     warnings = [p for p in problems if not p.is_error]
@@ -194,20 +87,6 @@ def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -
                              (options.drafts, options.future))
 
 
-def record_build(fingerprint: str, now: datetime, dates: list[datetime], config: Config,
-                 report: BuildReport) -> None:
-    """Remember a successful build so the same build again can stop after checking the output."""
-    start, end = clock_interval(dates, now, config.tz, (render.NEWS_WINDOW,))
-    digest = manifest_digest(report.output_dir, MANIFEST)
-    if digest is None:
-        return
-    summary = {"articles": report.articles, "pages": report.pages,
-               "files": report.written + report.unchanged,
-               "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
-    record = BuildRecord(fingerprint, now, start, end, digest, summary)
-    record.save(BuildRecord.path_for(config.root, report.output_dir))
-
-
 def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) -> BuildReport:
     """The report of a build that found its output already up to date."""
     data = record.report
@@ -217,61 +96,6 @@ def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) ->
                        pages=int(data["pages"]), seconds=seconds, written=0,
                        unchanged=int(data.get("files", 0)), removed=0, warnings=warnings,
                        rendered=0, cached=int(data["articles"]), up_to_date=True)
-
-
-def page_records(site: Site, config: Config, options: BuildOptions, output_dir: Path
-                 ) -> tuple[ModelIndex | None, PageRecords, str]:
-    """The previous build's page records for this output, the index of the new site model to
-    check them against, and the key of the code and layouts; none of it with --no-cache."""
-    if not options.use_cache:
-        return None, PageRecords.disabled(), ""
-    try:
-        config_bytes = (config.root / "config.yaml").read_bytes()
-    except OSError:
-        config_bytes = b""
-    code = code_key(layout_dirs(config), config_bytes)
-    path = PageRecords.path_for(options.site_dir, output_dir)
-    return (ModelIndex(site), PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)),
-            code)
-
-
-@dataclass(frozen=True)
-class Assembly:
-    """A site model ready to render, and what the build and check steps need beside it."""
-
-    site: Site
-    problems: list[Problem]
-    stats: RenderStats
-    assets: list[tuple[Path, str]]
-    moments: list[datetime]
-    sources: dict[str, Source]
-
-
-def assemble(options: BuildOptions, config: Config, now: datetime,
-             problems: Iterable[Problem] = (), keep_sources: bool = False) -> Assembly:
-    """Read, validate and render every article, then group them into the site model.
-
-    Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
-    sources are let go before the site model is built, to keep a big build's peak down."""
-    content, found = read_content(options.site_dir, use_cache=options.use_cache)
-    problems = [*problems, *found]
-    articles, found = parse_articles(content.articles, config)
-    problems += found
-    notes, found = parse_notes(content.editions, config)
-    problems += found
-    raise_if_errors(problems)
-
-    published, stats = render_articles([a for a in articles if is_published(a, now, options)],
-                                       content.articles, markdown_settings(config), options)
-    published, found = link_content(published, articles)
-    problems += found
-    moments = [a.date for a in articles]
-    assets = list(content.assets)
-    sources = {source.rel: source for source in content.articles} if keep_sources else {}
-    del content, articles
-    site, found = build_site_model(published, notes, config, now)
-    problems += found
-    return Assembly(site, problems, stats, assets, moments, sources)
 
 
 # A build makes hundreds of thousands of objects that live until it ends (sources, articles,
@@ -310,65 +134,8 @@ def _build(options: BuildOptions) -> BuildReport:
         raise_if_strict(report.warnings, options)
         return report
 
-    assembly = assemble(options, config, now)
-    site, problems, stats = assembly.site, assembly.problems, assembly.stats
-    raise_if_strict(problems, options)
-    gc.collect()  # the sources and the caches' rows are garbage now: return their memory
-    return_free_memory()
-    jobs = page_jobs(site)
-    index, records, code = page_records(site, config, options, output_dir)
-    intact = intact_files(output_dir) if records.pages else {}
-    same, to_render = plan_pages(jobs, records, index, intact)
-    pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress,
-                                  to_render, index, records.add)
+    # The pipeline is imported only when there is work to do: importing Jinja, Markdown and
+    # the site model takes longer than the whole no-change rebuild above.
+    from generator.pipeline import build_site
 
-    assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
-    written = write_output(itertools.chain(same, pages), assets, output_dir)
-    records.save(index, {job.path for job in jobs}, code, manifest_digest(output_dir, MANIFEST))
-    report = BuildReport(
-        output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,
-        seconds=time.perf_counter() - started, written=written.written,
-        unchanged=written.unchanged, removed=written.removed,
-        warnings=tuple(sorted_problems(p for p in problems if not p.is_error)),
-        rendered=stats.rendered, cached=stats.cached, pages_rendered=pages.count)
-    if fingerprint and site.articles:
-        record_build(fingerprint, now, assembly.moments, config, report)
-    return report
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """What `briefing check` looked at, and the warnings it met."""
-
-    articles: int
-    pages: int
-    links: int
-    warnings: tuple[Problem, ...] = field(default_factory=tuple)
-
-
-def check(options: BuildOptions) -> CheckReport:
-    """Every validation of a build, plus the internal links of the rendered pages; writes
-    nothing (not even the render cache). Raise BuildError with every problem found."""
-    site_dir = options.site_dir
-    options = dataclasses.replace(options, use_cache=False)
-    config = load_config(site_dir)
-    output_dir = options.output_dir or site_dir / "output"
-    problems = check_output_dir(output_dir, site_dir)
-    now = build_clock(options.now, config.tz)
-
-    assembly = assemble(options, config, now, problems, keep_sources=True)
-    site, problems = assembly.site, assembly.problems
-    pages = {page.path: page.data
-             for page in render_pages_parallel(site, options.jobs or default_jobs())}
-    assets = [rel for _, rel in static_files(config) + assembly.assets]
-    problems += check_paths(list(pages) + assets)[1]
-
-    bodies = assembly.sources
-    sources = {output_path(a.url): SourceText(a.path, bodies[a.path].body, a.body_line)
-               for a in site.articles}
-    links, found = check_links(pages, assets + kept_files(output_dir), config.base_url, sources)
-    problems += found
-    raise_if_errors(problems)
-    raise_if_strict(problems, options)
-    return CheckReport(len(site.articles), len(pages), links,
-                       tuple(sorted_problems(p for p in problems if not p.is_error)))
+    return build_site(options, config, output_dir, now, fingerprint, started)

@@ -10,8 +10,9 @@ or written by another program or version is ignored and rebuilt, never trusted.
 - `SourceCache`: each content file's parsed front matter and body, keyed by the digest of its
   bytes and of the code that parses them (see `generator.sources`), so an unchanged file's YAML
   is not parsed again.
-- `BuildRecord`: the fingerprint of a successful build's inputs, so a rebuild that would make
-  exactly the same output can check the output folder and stop without rendering.
+
+The last build's record, which lets a rebuild with nothing to do stop early, is kept here too
+but is `generator.shortcut`'s business.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
@@ -40,7 +39,6 @@ CACHE_FILE = "render.sqlite3"
 CACHE_FORMAT = "briefing-render-cache/1"
 SOURCE_CACHE_FILE = "sources.sqlite3"
 SOURCE_CACHE_FORMAT = "briefing-source-cache/1"
-RECORD_FORMAT = "briefing-build-record/1"
 # Below this many misses a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
 CHUNK = 64
@@ -242,7 +240,7 @@ def _open_database(path: Path, table: str, columns: str, format_marker: str
     and None means no cache this time (an unwritable folder, a file that cannot be replaced)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _ignore_in_git(path.parent)
+        ignore_in_git(path.parent)
     except OSError:
         return None
     for attempt in range(2):
@@ -258,7 +256,8 @@ def _open_database(path: Path, table: str, columns: str, format_marker: str
     return None
 
 
-def _ignore_in_git(cache_dir: Path) -> None:
+def ignore_in_git(cache_dir: Path) -> None:
+    """Keep the cache folder out of git (a `.gitignore` of its own)."""
     marker = cache_dir / ".gitignore"
     if not marker.exists():
         marker.write_text("# Briefing's render cache: safe to delete.\n*\n", encoding="utf-8")
@@ -324,159 +323,3 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
-
-
-# --- The whole-build shortcut -------------------------------------------------------------
-
-# Output depends on the build's clock only through: which articles are published (their dates),
-# the calendar day in the site's time zone, and windows that end `date + window` after an
-# article (the news sitemap's two days). A rebuild whose clock crosses none of those moments,
-# with the same inputs, makes the same bytes. Layouts that mention `now` opt out of the shortcut.
-# The windows are passed in by the build (render.NEWS_WINDOW), so the two cannot drift apart.
-_NOW_IN_LAYOUT = re.compile(rb"\bnow\b")
-
-
-def _stat_lines(root: Path, lines: list[str], label: str) -> None:
-    """Append `label/rel size mtime_ns` for every file below root (sorted; hidden files too)."""
-    if not root.is_dir():
-        lines.append(f"{label} missing")
-        return
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        folder = os.path.relpath(dirpath, root)  # once a folder: relpath is dear at 10,000 files
-        prefix = f"{label}/" if folder == os.curdir else f"{label}/{folder}{os.sep}"
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            try:
-                stat = os.stat(path)
-            except OSError:
-                lines.append(f"{label} unreadable {path}")
-                continue
-            lines.append(f"{prefix}{name} {stat.st_size} {stat.st_mtime_ns}")
-
-
-def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
-                      options: Sequence[object]) -> str | None:
-    """A digest of every input of a build except the clock; None when the shortcut must not be
-    used (a layout reads the clock directly)."""
-    digest = hashlib.blake2b(digest_size=20)
-    lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
-             repr(options)]
-    lines += [f"{d} {_version(d)}" for d in ("markdown", "nh3", "jinja2", "babel", "pyyaml")]
-    _stat_lines(Path(generator.__file__).parent, lines, "generator")
-    _stat_lines(site_dir / "content", lines, "content")
-    try:
-        digest.update((site_dir / "config.yaml").read_bytes())
-    except OSError:
-        lines.append("no config")
-    for directory in layouts:
-        for path in sorted(directory.rglob("*")):
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            if path.suffix in (".html", ".xml", ".txt", ".json") and _NOW_IN_LAYOUT.search(data):
-                return None
-            lines.append(f"layout {path}")
-            digest.update(hashlib.blake2b(data, digest_size=16).digest())
-    digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
-
-
-def clock_interval(moments: Iterable[datetime], now: datetime, tz: tzinfo,
-                   windows: Sequence[timedelta]) -> tuple[datetime, datetime]:
-    """The open stretch of time around `now` in which no article is published and no window or
-    day ends: a build at any clock strictly inside it makes the same output. When `now` is itself
-    such a moment the stretch is empty and only the very same clock matches."""
-    local = now.astimezone(tz)
-    day_start = datetime.combine(local.date(), datetime.min.time(), tz)
-    start, end = day_start, datetime.combine(local.date() + timedelta(days=1),
-                                             datetime.min.time(), tz)
-    for moment in moments:
-        for edge in (moment, *(moment + w for w in windows)):
-            if edge <= now:
-                start = max(start, edge)
-            else:
-                end = min(end, edge)
-    if start == now and now != day_start:
-        end = now
-    return start, end
-
-
-@dataclass(frozen=True)
-class BuildRecord:
-    """What a successful build saw and made, so the same build again can stop early."""
-
-    fingerprint: str
-    now: datetime
-    valid_from: datetime
-    valid_until: datetime
-    manifest_digest: str
-    report: dict
-
-    @staticmethod
-    def path_for(site_dir: Path, output_dir: Path) -> Path:
-        """Where the record for one output folder is kept."""
-        name = hashlib.blake2b(str(output_dir.resolve()).encode(), digest_size=8).hexdigest()
-        return site_dir / CACHE_DIR / f"build-{name}.json"
-
-    def save(self, path: Path) -> None:
-        """Write the record (atomically); failures are ignored, it is only a shortcut."""
-        data = {"format": RECORD_FORMAT, "fingerprint": self.fingerprint,
-                "now": self.now.isoformat(),
-                "valid_from": self.valid_from.isoformat(),
-                "valid_until": self.valid_until.isoformat(),
-                "manifest": self.manifest_digest, "report": self.report}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _ignore_in_git(path.parent)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-            os.replace(temporary, path)
-        except OSError:
-            pass
-
-    @classmethod
-    def load(cls, path: Path) -> BuildRecord | None:
-        """The record at `path`, or None when it is missing, corrupt or not ours."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("format") != RECORD_FORMAT or not isinstance(data.get("report"), dict):
-                return None
-            return cls(str(data["fingerprint"]), datetime.fromisoformat(data["now"]),
-                       datetime.fromisoformat(data["valid_from"]),
-                       datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
-                       data["report"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
-
-    def matches(self, fingerprint: str | None, now: datetime, output_dir: Path) -> bool:
-        """True when the inputs, the clock's stretch and the output folder are as recorded."""
-        if fingerprint is None or fingerprint != self.fingerprint:
-            return False
-        if now != self.now and not self.valid_from < now < self.valid_until:
-            return False
-        return output_intact(output_dir, self.manifest_digest)
-
-
-def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
-    """The digest of an output folder's manifest file."""
-    from generator.write import file_digest
-
-    try:
-        return file_digest((output_dir / manifest_name).read_bytes())
-    except OSError:
-        return None
-
-
-def output_intact(output_dir: Path, expected_digest: str) -> bool:
-    """True when the output folder holds the manifest we recorded and every file it lists,
-    with the size in the manifest and the mtime the writer recorded."""
-    from generator.write import MANIFEST, intact_files
-
-    try:
-        files = json.loads((output_dir / MANIFEST).read_bytes())["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if manifest_digest(output_dir, MANIFEST) != expected_digest or not isinstance(files, dict):
-        return False
-    return len(intact_files(output_dir)) == len(files)

@@ -8,16 +8,22 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from slugify import slugify
 
 from generator import __version__
-from generator.build import BuildOptions, build, build_clock, check
+from generator.build import BuildOptions, build, build_clock
 from generator.config import load_config
 from generator.errors import BuildError, Problem
-from generator.importer import ImportResult, ImportRules, import_text, validate_article
+
+if TYPE_CHECKING:
+    from generator.importer import ImportResult
+
+# `check` and `import` import their machinery when they run, not here: every command pays for
+# this module's imports, and `briefing build` with nothing to do is meant to take a fraction
+# of a second (importing the importer, Jinja and Markdown would be most of it).
 
 EXIT_PROBLEMS = 1
 
@@ -164,6 +170,8 @@ def check_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
       briefing check --site my-site
       briefing check --strict               # in CI: warnings fail too
     """
+    from generator.pipeline import check
+
     report = check(BuildOptions(site_dir, output_dir, drafts, future, now, jobs, strict=strict))
     _print_problems(report.warnings)
     if not quiet:
@@ -355,6 +363,8 @@ def import_command(files: tuple[Path, ...], site_dir: Path, topic: str | None,
       cat story.txt | briefing import - --stdout
       briefing import a.txt b.txt --date 2026-11-24T07:30 --author "Jane Doe"
     """
+    from generator.importer import ImportRules, import_text, validate_article
+
     config = load_config(site_dir)
     if topic is not None and config.topic(topic) is None:
         names = ", ".join(t.slug for t in config.topics) or "none configured"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from slugify import slugify
 
+import generator
 from generator.errors import Problem, error, raise_if_errors
 from generator.sources import YamlDocument, load_yaml, read_text
 
@@ -51,7 +53,6 @@ class Config:
     base_url: str
     description: str = ""
     language: str = "en"
-    text_direction: str = "ltr"
     timezone: str = "UTC"
     topics: tuple[Topic, ...] = ()
     per_page: int = 10
@@ -72,6 +73,13 @@ class Config:
         default_factory=lambda: MappingProxyType({key: () for key in IMPORT_KEYS})
     )
     path: str = "config.yaml"
+
+    @property
+    def text_direction(self) -> str:
+        """`rtl` when the language is written right to left, else `ltr`."""
+        # Looked up when a layout asks, not when the config is loaded: Babel's locale data
+        # takes tens of milliseconds to load, and a rebuild with nothing to do never needs it.
+        return _direction(self.language)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -428,11 +436,10 @@ def parse_config(data: Any, doc: YamlDocument, root: Path, rel: str) -> Config:
         if key not in data:
             problems.append(error(rel, 1, f"missing required key '{key}'"))
     raise_if_errors(problems)
-    language = values.get("language", "en")
-    values["text_direction"] = _direction(language)
     return Config(root=root, path=rel, **values)
 
 
+@functools.cache
 def _direction(language: str) -> str:
     locale = Locale.parse(language, sep="-")
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
@@ -453,3 +460,19 @@ def load_config(site_dir: Path) -> Config:
     assert doc is not None
     return parse_config(doc.data if doc.data is not None else {}, doc, site_dir.resolve(), rel)
 
+
+def default_theme_dir() -> Path:
+    """The default theme: package data when installed, the repository's layouts/ otherwise."""
+    packaged = Path(generator.__file__).parent / "layouts"
+    if packaged.is_dir():
+        return packaged
+    return Path(generator.__file__).parent.parent / "layouts"
+
+
+def layout_dirs(config: Config) -> list[Path]:
+    """The site's own layouts/ first, then the default theme, without duplicates."""
+    dirs = []
+    for candidate in (config.root / "layouts", default_theme_dir()):
+        if candidate.is_dir() and candidate.resolve() not in [d.resolve() for d in dirs]:
+            dirs.append(candidate)
+    return dirs

@@ -30,7 +30,7 @@ from babel.dates import (
 from markupsafe import Markup
 
 import generator
-from generator.config import Config
+from generator.config import Config, layout_dirs
 from generator.errors import BuildError, Problem, error
 from generator.markup import cut_at_word, plain_text
 from generator.models import SUMMARY_LIMIT, Article, Author
@@ -74,23 +74,6 @@ class PageJob:
     def path(self) -> str:
         """The output file the page is written to."""
         return output_path(self.info.url)
-
-
-def default_theme_dir() -> Path:
-    """The default theme: package data when installed, the repository's layouts/ otherwise."""
-    packaged = Path(generator.__file__).parent / "layouts"
-    if packaged.is_dir():
-        return packaged
-    return Path(generator.__file__).parent.parent / "layouts"
-
-
-def layout_dirs(config: Config) -> list[Path]:
-    """The site's own layouts/ first, then the default theme, without duplicates."""
-    dirs = []
-    for candidate in (config.root / "layouts", default_theme_dir()):
-        if candidate.is_dir() and candidate.resolve() not in [d.resolve() for d in dirs]:
-            dirs.append(candidate)
-    return dirs
 
 
 def output_path(url: str) -> str:

@@ -9,8 +9,6 @@ rebuild costs about what changed rather than one new file and folder per page.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import fcntl
 import functools
@@ -23,9 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
+from typing import TYPE_CHECKING
 
 from generator.errors import BuildError, Problem, error
-from generator.render import OutputFile
+
+if TYPE_CHECKING:  # not at run time: the no-change shortcut uses this module without Jinja
+    from generator.render import OutputFile
 
 MANIFEST = ".briefing-manifest.json"
 STAGING_MARK = ".briefing-staging"
@@ -95,14 +96,16 @@ def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) 
         pass  # only a speed-up is lost: the next build compares bytes instead of mtimes
 
 
-def recorded_mtimes(output_dir: Path) -> dict[str, int]:
-    """The mtimes the last build recorded for its files, if its record matches the output."""
+def recorded_mtimes(output_dir: Path, manifest_digest: str | None = None) -> dict[str, int]:
+    """The mtimes the last build recorded for its files, if its record matches the output
+    (whose manifest has `manifest_digest`, when the caller has read it already)."""
     try:
         state = json.loads(_state_path(output_dir).read_text(encoding="utf-8"))
-        manifest = (output_dir / MANIFEST).read_bytes()
+        if manifest_digest is None:
+            manifest_digest = file_digest((output_dir / MANIFEST).read_bytes())
     except (OSError, ValueError):
         return {}
-    if not isinstance(state, dict) or state.get("manifest") != file_digest(manifest):
+    if not isinstance(state, dict) or state.get("manifest") != manifest_digest:
         return {}
     mtimes = state.get("mtimes")
     return mtimes if isinstance(mtimes, dict) else {}
@@ -176,11 +179,34 @@ def intact_files(output_dir: Path) -> dict[str, str]:
     recorded; one stat per file, no bytes read."""
     if output_dir.is_symlink():  # the writer keeps its records beside the folder it points to
         output_dir = output_dir.resolve()
-    old = _read_manifest(output_dir)
-    mtimes = recorded_mtimes(output_dir)
+    try:
+        raw = (output_dir / MANIFEST).read_bytes()
+    except OSError:
+        return {}
+    return _intact(output_dir, _parse_manifest(raw), file_digest(raw))
+
+
+def output_unchanged(output_dir: Path, manifest_digest: str) -> bool:
+    """True when the output folder's manifest has `manifest_digest` and every file it lists is
+    as the writer left it (`intact_files`), reading the manifest once."""
+    if output_dir.is_symlink():
+        output_dir = output_dir.resolve()
+    try:
+        raw = (output_dir / MANIFEST).read_bytes()
+    except OSError:
+        return False
+    if file_digest(raw) != manifest_digest:
+        return False
+    listed = _parse_manifest(raw)
+    return bool(listed) and len(_intact(output_dir, listed, manifest_digest)) == len(listed)
+
+
+def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> dict[str, str]:
+    """`intact_files` for the manifest `listed`, whose bytes have `digest`."""
+    mtimes = recorded_mtimes(output_dir, digest)
     top = os.fspath(output_dir)
     intact: dict[str, str] = {}
-    for rel, entry in old.items():
+    for rel, entry in listed.items():
         if _intact_stat(top, rel, entry, mtimes) is not None:
             intact[rel] = entry[0]
     return intact
@@ -281,6 +307,11 @@ def output_lock(output_dir: Path) -> Iterator[None]:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    # Imported here: ctypes.util brings subprocess and more, which a rebuild with nothing to
+    # do (it only checks the output through this module) would pay for at every start.
+    import ctypes
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
         return False

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from generator import deps, parallel
-from generator.build import BuildOptions, assemble
+from generator.build import BuildOptions
 from generator.config import load_config
 from generator.deps import ModelIndex, PageRecords
 from generator.models import Article
+from generator.pipeline import assemble
 from generator.render import page_jobs
 from tests.conftest import NOW, article, build_site, make_site
 
@@ -310,7 +311,7 @@ def test_plan_keeps_only_pages_whose_reads_are_unchanged(tmp_path: Path) -> None
     index = ModelIndex(site)
     jobs = page_jobs(site)
     config = load_config(site_dir)
-    from generator.build import page_records
+    from generator.pipeline import page_records
     from generator.write import intact_files
     _, records, _ = page_records(site, config, BuildOptions(site_dir=site_dir, now=NOW),
                                  site_dir / "output")

@@ -141,7 +141,7 @@ def test_internal_error_is_one_line_unless_debug(tmp_path: Path,
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("generator.build.read_content", broken)
+    monkeypatch.setattr("generator.pipeline.read_content", broken)
     code, output = run("build", "--site", str(site), *NOW)
     assert code == 1 and "Traceback" not in output
     assert output.startswith("error: internal error: RuntimeError: boom")

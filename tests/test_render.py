@@ -8,13 +8,11 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from generator.config import Config
+from generator.config import Config, default_theme_dir, layout_dirs
 from generator.errors import BuildError
 from generator.models import Article, Author, Correction, Tag
 from generator.render import (
     PageInfo,
-    default_theme_dir,
-    layout_dirs,
     make_environment,
     output_path,
     sitemap_entries,

@@ -10,9 +10,10 @@ import pytest
 
 import generator
 from generator import sources
-from generator.build import BuildOptions, check
+from generator.build import BuildOptions
 from generator.cache import CACHE_DIR, SOURCE_CACHE_FILE
 from generator.errors import BuildError
+from generator.pipeline import check
 from generator.sources import load_yaml, parse_source, read_content
 from tests.conftest import NOW, article, build_site, make_site
 

@@ -1,0 +1,215 @@
+"""The no-change shortcut: a build whose inputs and output are as the last successful build
+left them returns that build's report without reading or rendering anything.
+
+- `input_fingerprint`: a digest of every input of a build but the clock.
+- `clock_interval`: the stretch of time around a build's clock in which its output cannot change.
+- `BuildRecord`: both of those, with the digest of the output's manifest and the report, kept
+  in `<site>/.cache/build-<id>.json`.
+
+This module is what a rebuild with nothing to do runs, so it imports little: nothing of
+Markdown, Jinja or the site model (their import is most of such a rebuild's time otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+
+import generator
+from generator.write import file_digest, output_unchanged
+
+RECORD_FORMAT = "briefing-build-record/1"
+# The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
+# render cache and with it Markdown).
+CACHE_DIR = ".cache"
+# The packages (by import name) whose version changes what a build makes.
+DEPENDENCIES = ("markdown", "nh3", "jinja2", "babel", "yaml")
+
+# Output depends on the build's clock only through: which articles are published (their dates),
+# the calendar day in the site's time zone, and windows that end `date + window` after an
+# article (the news sitemap's two days). A rebuild whose clock crosses none of those moments,
+# with the same inputs, makes the same bytes. Layouts that mention `now` opt out of the shortcut.
+# The windows are passed in by the build (render.NEWS_WINDOW), so the two cannot drift apart.
+_NOW_IN_LAYOUT = re.compile(rb"\bnow\b")
+
+
+def _entry_name(entry: os.DirEntry) -> str:
+    return entry.name
+
+
+def _stat_lines(root: Path, lines: list[str], label: str, skip: tuple[str, ...] = ()) -> None:
+    """Append `label/rel size mtime_ns` for every file below root (sorted; hidden files too;
+    linked folders and folders named in `skip` are not entered, as the content reader does not
+    enter linked folders)."""
+    if not root.is_dir():
+        lines.append(f"{label} missing")
+        return
+    # os.scandir, not os.walk: no path joined or made relative in Python for each of 10,000 files.
+    pending = [(os.fspath(root), f"{label}/")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=_entry_name)
+        except OSError:
+            lines.append(f"{label} unreadable {folder}")
+            continue
+        folders = []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    if not entry.is_symlink() and entry.name not in skip:
+                        folders.append(entry)
+                    continue
+                stat = entry.stat()
+            except OSError:
+                lines.append(f"{label} unreadable {entry.path}")
+                continue
+            lines.append(f"{prefix}{entry.name} {stat.st_size} {stat.st_mtime_ns}")
+        pending.extend((entry.path, f"{prefix}{entry.name}/") for entry in reversed(folders))
+
+
+def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
+                      options: Sequence[object]) -> str | None:
+    """A digest of every input of a build except the clock; None when the shortcut must not be
+    used (a layout reads the clock directly)."""
+    digest = hashlib.blake2b(digest_size=20)
+    lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
+             repr(options)]
+    lines += [_installed(name) for name in DEPENDENCIES]
+    # The code's bytecode is left out: Python checks it against the sources, and it is written
+    # as modules are first imported, after this (the pipeline's only when there is work to do).
+    _stat_lines(Path(generator.__file__).parent, lines, "generator", skip=("__pycache__",))
+    _stat_lines(site_dir / "content", lines, "content")
+    try:
+        digest.update((site_dir / "config.yaml").read_bytes())
+    except OSError:
+        lines.append("no config")
+    for directory in layouts:
+        for path in sorted(directory.rglob("*")):
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if path.suffix in (".html", ".xml", ".txt", ".json") and _NOW_IN_LAYOUT.search(data):
+                return None
+            lines.append(f"layout {path}")
+            digest.update(hashlib.blake2b(data, digest_size=16).digest())
+    digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _installed(module: str) -> str:
+    """Where a package is imported from, and its folder's mtime: installing, upgrading or
+    removing a package replaces the files in that folder (or the folder), which changes it.
+    Asking importlib.metadata for the version would mean importing it: tens of milliseconds,
+    a good part of a rebuild with nothing to do."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.origin:
+        return f"{module} not found"
+    package = Path(spec.origin)
+    if spec.submodule_search_locations is not None:
+        package = package.parent
+    try:
+        return f"{module} {package} {os.stat(package).st_mtime_ns}"
+    except OSError:
+        return f"{module} {package} unreadable"
+
+
+def clock_interval(moments: Iterable[datetime], now: datetime, tz: tzinfo,
+                   windows: Sequence[timedelta]) -> tuple[datetime, datetime]:
+    """The open stretch of time around `now` in which no article is published and no window or
+    day ends: a build at any clock strictly inside it makes the same output. When `now` is itself
+    such a moment the stretch is empty and only the very same clock matches."""
+    local = now.astimezone(tz)
+    day_start = datetime.combine(local.date(), datetime.min.time(), tz)
+    start, end = day_start, datetime.combine(local.date() + timedelta(days=1),
+                                             datetime.min.time(), tz)
+    for moment in moments:
+        for edge in (moment, *(moment + w for w in windows)):
+            if edge <= now:
+                start = max(start, edge)
+            else:
+                end = min(end, edge)
+    if start == now and now != day_start:
+        end = now
+    return start, end
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What a successful build saw and made, so the same build again can stop early."""
+
+    fingerprint: str
+    now: datetime
+    valid_from: datetime
+    valid_until: datetime
+    manifest_digest: str
+    report: dict
+
+    @staticmethod
+    def path_for(site_dir: Path, output_dir: Path) -> Path:
+        """Where the record for one output folder is kept."""
+        name = hashlib.blake2b(str(output_dir.resolve()).encode(), digest_size=8).hexdigest()
+        return site_dir / CACHE_DIR / f"build-{name}.json"
+
+    def save(self, path: Path) -> None:
+        """Write the record (atomically); failures are ignored, it is only a shortcut."""
+        data = {"format": RECORD_FORMAT, "fingerprint": self.fingerprint,
+                "now": self.now.isoformat(),
+                "valid_from": self.valid_from.isoformat(),
+                "valid_until": self.valid_until.isoformat(),
+                "manifest": self.manifest_digest, "report": self.report}
+        # Saved after a full build, which has imported the render cache already.
+        from generator.cache import ignore_in_git
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ignore_in_git(path.parent)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            pass
+
+    @classmethod
+    def load(cls, path: Path) -> BuildRecord | None:
+        """The record at `path`, or None when it is missing, corrupt or not ours."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != RECORD_FORMAT or not isinstance(data.get("report"), dict):
+                return None
+            return cls(str(data["fingerprint"]), datetime.fromisoformat(data["now"]),
+                       datetime.fromisoformat(data["valid_from"]),
+                       datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
+                       data["report"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def matches(self, fingerprint: str | None, now: datetime, output_dir: Path) -> bool:
+        """True when the inputs, the clock's stretch and the output folder are as recorded:
+        the output's manifest is the one recorded, and every file it lists has the size in
+        the manifest and the mtime the writer recorded."""
+        if fingerprint is None or fingerprint != self.fingerprint:
+            return False
+        if now != self.now and not self.valid_from < now < self.valid_until:
+            return False
+        return output_unchanged(output_dir, self.manifest_digest)
+
+
+def manifest_digest(output_dir: Path, manifest_name: str) -> str | None:
+    """The digest of an output folder's manifest file."""
+    try:
+        return file_digest((output_dir / manifest_name).read_bytes())
+    except OSError:
+        return None
