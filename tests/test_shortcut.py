@@ -4,11 +4,15 @@ input, the clock's stretch or the output means a real build."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import generator
+from generator import shortcut
 from generator.shortcut import BuildRecord, clock_interval, input_fingerprint
 from tests.conftest import article, build_site, make_site
 
@@ -127,3 +131,138 @@ def test_no_cache_option_builds_everything(tmp_path: Path) -> None:
     build_site(site)
     report = build_site(site, use_cache=False)
     assert not report.up_to_date and report.rendered == 3
+
+
+def _later(path: Path) -> None:
+    """Give a file a clearly later mtime, as an edit a moment after the build would."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+@pytest.mark.parametrize("change", ["edited", "same size", "removed", "added in a folder"])
+def test_any_content_change_means_a_real_build(tmp_path: Path, change: str) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    story = site / "content/two.md"
+    if change == "edited":
+        story.write_text(story.read_text(encoding="utf-8") + "\nA correction.\n",
+                         encoding="utf-8")
+    elif change == "same size":
+        text = story.read_text(encoding="utf-8")
+        story.write_text(text.replace("Second", "Sekond"), encoding="utf-8")
+        _later(story)
+    elif change == "removed":
+        story.unlink()
+    else:
+        (site / "content/more").mkdir()
+        (site / "content/more/four.md").write_text(
+            "---\ntitle: Four\ndate: 2026-11-24T09:00:00+00:00\n---\nHi.\n", encoding="utf-8")
+    report = build_site(site)
+    assert not report.up_to_date
+    assert report.articles == {"removed": 2, "added in a folder": 4}.get(change, 3)
+    assert build_site(site).up_to_date
+
+
+@pytest.mark.parametrize("change", ["rewritten", "same size", "manifest", "mtimes record"])
+def test_any_output_change_means_a_real_build(tmp_path: Path, change: str) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    output = site / "output"
+    page = output / "index.html"
+    good = page.read_bytes()
+    if change == "rewritten":
+        page.write_bytes(good + b"<!-- edited -->")
+    elif change == "same size":
+        page.write_bytes(good.replace(b"<html", b"<HTML", 1))
+        _later(page)
+    elif change == "manifest":
+        manifest = output / ".briefing-manifest.json"
+        manifest.write_bytes(manifest.read_bytes() + b"\n")
+    else:
+        (site / ".output.state.json").unlink()
+    report = build_site(site)
+    assert not report.up_to_date
+    assert page.read_bytes() == good
+
+
+def test_layout_edit_and_config_edit_mean_a_real_build(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"one": (article("One"), "Body.")},
+                     layouts={"robots.txt": "User-agent: *\n"})
+    build_site(site)
+    (site / "layouts/robots.txt").write_text("User-agent: x\n", encoding="utf-8")
+    assert not build_site(site).up_to_date
+    assert build_site(site).up_to_date
+    config = site / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "description: Other.\n",
+                      encoding="utf-8")
+    assert not build_site(site).up_to_date
+
+
+def test_naive_clock_is_read_in_the_site_zone_by_the_shortcut_too(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", config={"timezone": "Asia/Dubai"},
+                     articles={"one": (article("One"), "Body.")})
+    first = build_site(site, now="2026-11-24T14:00:00")
+    assert first.articles == 1 and not first.up_to_date
+    assert build_site(site, now="2026-11-24T14:00:00").up_to_date
+    # 23:59 in Dubai is still the same day; 00:30 the next day is not.
+    assert build_site(site, now="2026-11-24T23:59:00").up_to_date
+    assert not build_site(site, now="2026-11-25T00:30:00").up_to_date
+
+
+def test_fingerprint_leaves_out_bytecode_but_not_code(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    code = tmp_path / "generator"
+    (code / "__pycache__").mkdir(parents=True)
+    (code / "__init__.py").write_text("__version__ = '0'\n", encoding="utf-8")
+    monkeypatch.setattr(generator, "__file__", str(code / "__init__.py"))
+    site = tmp_path / "site"
+    (site / "content").mkdir(parents=True)
+    before = input_fingerprint(site, [], tmp_path / "out", ())
+    (code / "__pycache__" / "build.cpython-311.pyc").write_bytes(b"compiled on first import")
+    assert input_fingerprint(site, [], tmp_path / "out", ()) == before
+    (code / "build.py").write_text("x = 1\n", encoding="utf-8")
+    assert input_fingerprint(site, [], tmp_path / "out", ()) != before
+
+
+def test_fingerprint_changes_when_a_package_is_reinstalled(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "lib" / "briefing_fake_dependency"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    monkeypatch.setattr(shortcut, "DEPENDENCIES", ("briefing_fake_dependency",))
+    site = tmp_path / "site"
+    (site / "content").mkdir(parents=True)
+    os.utime(package, ns=(10**18, 10**18))
+    before = input_fingerprint(site, [], tmp_path / "out", ())
+    (package / "__init__.py").unlink()  # what an installer does: old files out, new ones in
+    (package / "__init__.py").write_text("__version__ = '2'\n", encoding="utf-8")
+    assert input_fingerprint(site, [], tmp_path / "out", ()) != before
+    monkeypatch.setattr(shortcut, "DEPENDENCIES", ("briefing_no_such_package",))
+    assert "briefing_no_such_package not found" in shortcut._installed("briefing_no_such_package")
+
+
+# Run in a fresh interpreter: a rebuild with nothing to do, then the modules it loaded.
+NO_CHANGE_REBUILD = """
+import sys
+from generator.cli import main
+sys.argv = ["briefing", "build", "--site", sys.argv[1], "--now", "2026-11-24T12:00:00+00:00"]
+try:
+    main()
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_no_change_rebuild_imports_neither_jinja_nor_markdown(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    done = subprocess.run([sys.executable, "-c", NO_CHANGE_REBUILD, str(site)],
+                          capture_output=True, text=True, check=True)
+    assert "output already up to date" in done.stdout
+    modules = set(done.stdout.split("\n")[-2].split())
+    assert "generator.build" in modules and "generator.shortcut" in modules
+    for heavy in ("jinja2", "markdown", "nh3", "generator.render", "generator.pipeline",
+                  "generator.importer", "generator.markup", "importlib.metadata"):
+        assert heavy not in modules, heavy
