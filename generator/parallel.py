@@ -39,12 +39,15 @@ Part = tuple[list[OutputFile], list[PageRecord]]
 
 # Set in the parent just before forking; read by the workers.
 _work: tuple[Site, list[PageJob], ModelIndex | None] | None = None
+# A worker's renderer, made for its first part and kept for the others.
+_renderer: Renderer | None = None
 
 
-def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None) -> Part:
-    """Render `jobs`, recording each page's reads when there is an index; raise BuildError
-    with every layout problem."""
-    renderer = Renderer(site)
+def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
+                renderer: Renderer | None = None) -> Part:
+    """Render `jobs` (with `renderer`, else a new one), recording each page's reads when there
+    is an index; raise BuildError with every layout problem."""
+    renderer = renderer or Renderer(site)
     files: list[OutputFile] = []
     records: list[PageRecord] = []
     if index is None:
@@ -66,12 +69,18 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None) -> Pa
 
 
 def _render_shard(shard: tuple[int, int]) -> Part | None:
+    global _renderer
     assert _work is not None
     site, jobs, index = _work
     k, n = shard
+    # One renderer per worker for all its parts: a new one compiles every layout again and
+    # starts its date, link and metadata caches empty (about 0.3 s a part on 10,000 articles).
+    if _renderer is None or _renderer.site is not site:
+        _renderer = Renderer(site)
     try:
-        return render_part(site, jobs[k::n], index)
+        return render_part(site, jobs[k::n], index, _renderer)
     except BuildError:
+        _renderer = None  # its problems are reported by the serial re-run
         return None
 
 

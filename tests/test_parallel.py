@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,25 @@ def test_progress_is_reported_for_articles_and_pages(tmp_path: Path) -> None:
     assert articles[-1] == ("articles", 24, 24) and articles[0][1] <= articles[-1][1]
     assert pages and pages[-1][1] == pages[-1][2]
     assert [c[1] for c in pages] == sorted(c[1] for c in pages)
+
+
+
+def test_a_worker_renders_all_its_parts_with_one_renderer(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Layouts are compiled, and the renderer's caches filled, once per worker, not once per
+    part; the pages are still those of a serial build."""
+    made = tmp_path / "renderers"
+    made.mkdir()
+
+    class CountedRenderer(parallel.Renderer):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            (made / f"{os.getpid()}-{len(list(made.iterdir()))}").touch()
+
+    monkeypatch.setattr(parallel, "Renderer", CountedRenderer)
+    site = _site(tmp_path / "site")
+    build_site(site, output=tmp_path / "two", jobs=2, use_cache=False)
+    workers = {name.name.split("-")[0] for name in made.iterdir()}
+    assert 1 <= len(list(made.iterdir())) == len(workers) <= 2 < 2 * parallel.PARTS_PER_JOB
+    build_site(site, output=tmp_path / "one", jobs=1, use_cache=False)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
