@@ -1,5 +1,5 @@
-"""build(options) -> BuildReport: the settings, the clock, then the no-change shortcut or, when
-there is work to do, the whole pipeline (`generator.pipeline`)."""
+"""build(options) -> BuildReport: the no-change shortcut or, when there is work to do, the whole
+pipeline (`generator.pipeline`)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from generator.config import Config, layout_dirs, load_config
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.shortcut import BuildRecord, input_fingerprint
+from generator.theme import layout_dirs
 from generator.write import check_output_dir
 
 if TYPE_CHECKING:
@@ -79,12 +80,36 @@ def raise_if_strict(problems: Iterable[Problem], options: BuildOptions) -> None:
             for p in warnings))
 
 
-def build_fingerprint(config: Config, options: BuildOptions, output_dir: Path) -> str | None:
+def build_fingerprint(options: BuildOptions, output_dir: Path) -> str | None:
     """The digest of every input of this build but the clock; None when the shortcut is off."""
     if not options.use_cache:
         return None
-    return input_fingerprint(options.site_dir, layout_dirs(config), output_dir,
-                             (options.drafts, options.future))
+    return input_fingerprint(options.site_dir, layout_dirs(options.site_dir.resolve()),
+                             output_dir, (options.drafts, options.future))
+
+
+def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: str | None,
+               started: float) -> BuildReport | None:
+    """The last build's report when this build would make exactly its output, else None.
+
+    The inputs must have the recorded fingerprint, the clock be inside the recorded stretch,
+    and the output folder be as that build left it. Nothing is parsed: config.yaml's bytes are
+    in the fingerprint, and a clock without an offset is read in the time zone the last build
+    read from those same bytes."""
+    if fingerprint is None:
+        return None
+    record = BuildRecord.load(BuildRecord.path_for(options.site_dir, output_dir))
+    if record is None:
+        return None
+    try:
+        tz = ZoneInfo(record.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    if not record.matches(fingerprint, build_clock(options.now, tz), output_dir):
+        return None
+    report = report_from_record(record, output_dir, time.perf_counter() - started)
+    raise_if_strict(report.warnings, options)
+    return report
 
 
 def report_from_record(record: BuildRecord, output_dir: Path, seconds: float) -> BuildReport:
@@ -122,20 +147,15 @@ def build(options: BuildOptions) -> BuildReport:
 
 def _build(options: BuildOptions) -> BuildReport:
     started = time.perf_counter()
-    site_dir = options.site_dir
-    config = load_config(site_dir)
-    output_dir = options.output_dir or site_dir / "output"
-    raise_if_errors(check_output_dir(output_dir, site_dir))
-    now = build_clock(options.now, config.tz)
-    fingerprint = build_fingerprint(config, options, output_dir)
-    record = BuildRecord.load(BuildRecord.path_for(site_dir, output_dir)) if fingerprint else None
-    if record is not None and record.matches(fingerprint, now, output_dir):
-        report = report_from_record(record, output_dir, time.perf_counter() - started)
-        raise_if_strict(report.warnings, options)
+    output_dir = options.output_dir or options.site_dir / "output"
+    raise_if_errors(check_output_dir(output_dir, options.site_dir))
+    fingerprint = build_fingerprint(options, output_dir)
+    report = up_to_date(options, output_dir, fingerprint, started)
+    if report is not None:
         return report
 
-    # The pipeline is imported only when there is work to do: importing Jinja, Markdown and
-    # the site model takes longer than the whole no-change rebuild above.
+    # The pipeline (config, Jinja, Markdown, the site model) is imported only when there is
+    # work to do: importing it takes longer than the whole no-change rebuild above.
     from generator.pipeline import build_site
 
-    return build_site(options, config, output_dir, now, fingerprint, started)
+    return build_site(options, output_dir, fingerprint, started)

@@ -11,19 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from slugify import slugify
 
 from generator import __version__
 from generator.build import BuildOptions, build, build_clock
-from generator.config import load_config
 from generator.errors import BuildError, Problem
 
 if TYPE_CHECKING:
     from generator.importer import ImportResult
 
-# `check` and `import` import their machinery when they run, not here: every command pays for
-# this module's imports, and `briefing build` with nothing to do is meant to take a fraction
-# of a second (importing the importer, Jinja and Markdown would be most of it).
+# Commands import what they run (the config reader, the pipeline, the importer) when they run,
+# not here: every command pays for this module's imports, and `briefing build` with nothing
+# to do takes a fraction of a second, which importing those would more than double.
 
 EXIT_PROBLEMS = 1
 
@@ -257,6 +255,8 @@ def init_command(directory: Path, title: str) -> None:
     Example:
       briefing init my-site && briefing build --site my-site
     """
+    from generator.config import load_config
+
     config_path = directory / "config.yaml"
     if config_path.exists() or (directory / "content").exists():
         raise click.UsageError(f"{directory} already holds a site; choose an empty folder")
@@ -289,6 +289,10 @@ def new_command(headline: str, site_dir: Path, topic: str | None, draft: bool) -
     Example:
       briefing new "Port workers end nine-day strike" --topic business
     """
+    from slugify import slugify
+
+    from generator.config import load_config
+
     config = load_config(site_dir)
     if topic is not None and config.topic(topic) is None:
         names = ", ".join(t.slug for t in config.topics) or "none configured"
@@ -363,6 +367,7 @@ def import_command(files: tuple[Path, ...], site_dir: Path, topic: str | None,
       cat story.txt | briefing import - --stdout
       briefing import a.txt b.txt --date 2026-11-24T07:30 --author "Jane Doe"
     """
+    from generator.config import load_config
     from generator.importer import ImportRules, import_text, validate_article
 
     config = load_config(site_dir)

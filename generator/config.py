@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from slugify import slugify
 
-import generator
 from generator.errors import Problem, error, raise_if_errors
 from generator.sources import YamlDocument, load_yaml, read_text
 
@@ -459,20 +458,3 @@ def load_config(site_dir: Path) -> Config:
     raise_if_errors(problems)
     assert doc is not None
     return parse_config(doc.data if doc.data is not None else {}, doc, site_dir.resolve(), rel)
-
-
-def default_theme_dir() -> Path:
-    """The default theme: package data when installed, the repository's layouts/ otherwise."""
-    packaged = Path(generator.__file__).parent / "layouts"
-    if packaged.is_dir():
-        return packaged
-    return Path(generator.__file__).parent.parent / "layouts"
-
-
-def layout_dirs(config: Config) -> list[Path]:
-    """The site's own layouts/ first, then the default theme, without duplicates."""
-    dirs = []
-    for candidate in (config.root / "layouts", default_theme_dir()):
-        if candidate.is_dir() and candidate.resolve() not in [d.resolve() for d in dirs]:
-            dirs.append(candidate)
-    return dirs

@@ -16,7 +16,7 @@ from pathlib import Path
 from generator import render
 from generator.build import BuildOptions, BuildReport, build_clock, raise_if_strict
 from generator.cache import RenderCache, RenderStats, default_jobs, render_bodies
-from generator.config import Config, layout_dirs, load_config
+from generator.config import Config, load_config
 from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.links import SourceText, check_links
@@ -27,6 +27,7 @@ from generator.render import output_path, page_jobs, static_files
 from generator.shortcut import BuildRecord, clock_interval, manifest_digest
 from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, read_content
+from generator.theme import layout_dirs
 from generator.write import (
     MANIFEST,
     Asset,
@@ -131,7 +132,7 @@ def record_build(fingerprint: str, now: datetime, dates: list[datetime], config:
     summary = {"articles": report.articles, "pages": report.pages,
                "files": report.written + report.unchanged,
                "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
-    record = BuildRecord(fingerprint, now, start, end, digest, summary)
+    record = BuildRecord(fingerprint, now, start, end, digest, summary, config.timezone)
     record.save(BuildRecord.path_for(config.root, report.output_dir))
 
 
@@ -145,7 +146,7 @@ def page_records(site: Site, config: Config, options: BuildOptions, output_dir: 
         config_bytes = (config.root / "config.yaml").read_bytes()
     except OSError:
         config_bytes = b""
-    code = code_key(layout_dirs(config), config_bytes)
+    code = code_key(layout_dirs(config.root), config_bytes)
     path = PageRecords.path_for(options.site_dir, output_dir)
     return (ModelIndex(site), PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)),
             code)
@@ -190,10 +191,12 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     return Assembly(site, problems, stats, assets, moments, sources)
 
 
-def build_site(options: BuildOptions, config: Config, output_dir: Path, now: datetime,
-               fingerprint: str | None, started: float) -> BuildReport:
+def build_site(options: BuildOptions, output_dir: Path, fingerprint: str | None,
+               started: float) -> BuildReport:
     """Read, validate, render and write the whole site (the build's output is not up to date);
     remember the build when `fingerprint` is given."""
+    config = load_config(options.site_dir)
+    now = build_clock(options.now, config.tz)
     assembly = assemble(options, config, now)
     site, problems, stats = assembly.site, assembly.problems, assembly.stats
     raise_if_strict(problems, options)

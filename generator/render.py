@@ -30,11 +30,12 @@ from babel.dates import (
 from markupsafe import Markup
 
 import generator
-from generator.config import Config, layout_dirs
+from generator.config import Config
 from generator.errors import BuildError, Problem, error
 from generator.markup import cut_at_word, plain_text
 from generator.models import SUMMARY_LIMIT, Article, Author
 from generator.site import Edition, Listing, Page, Site, relative_link
+from generator.theme import layout_dirs
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class _Environment(jinja2.Environment):
 def make_environment(config: Config) -> jinja2.Environment:
     """Jinja with autoescape, StrictUndefined and the date/URL filters templates use."""
     env = _Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in layout_dirs(config)]),
+        loader=jinja2.FileSystemLoader([str(d) for d in layout_dirs(config.root)]),
         autoescape=jinja2.select_autoescape(("html", "xml", "htm"), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -222,7 +223,7 @@ class Renderer:
         self.env = env or make_environment(site.config)
         self.env.globals.update(site=site, url=_url)
         install_metadata(self.env, site)
-        self.dirs = layout_dirs(site.config)
+        self.dirs = layout_dirs(site.config.root)
         self.problems: list[Problem] = []
         self._failed: set[str] = set()
 
@@ -309,7 +310,7 @@ def _list_title(listing: Listing) -> Callable[[Page], str]:
 def static_files(config: Config) -> list[tuple[Path, str]]:
     """The layouts' static/ files as (source, output path); the site's own win over the theme's."""
     chosen: dict[str, Path] = {}
-    for directory in reversed(layout_dirs(config)):
+    for directory in reversed(layout_dirs(config.root)):
         static = directory / "static"
         if not static.is_dir():
             continue

@@ -26,12 +26,12 @@ from pathlib import Path
 import generator
 from generator.write import file_digest, output_unchanged
 
-RECORD_FORMAT = "briefing-build-record/1"
+RECORD_FORMAT = "briefing-build-record/2"
 # The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
 # render cache and with it Markdown).
 CACHE_DIR = ".cache"
 # The packages (by import name) whose version changes what a build makes.
-DEPENDENCIES = ("markdown", "nh3", "jinja2", "babel", "yaml")
+DEPENDENCIES = ("markdown", "nh3", "jinja2", "markupsafe", "babel", "yaml", "slugify")
 
 # Output depends on the build's clock only through: which articles are published (their dates),
 # the calendar day in the site's time zone, and windows that end `date + window` after an
@@ -156,6 +156,7 @@ class BuildRecord:
     valid_until: datetime
     manifest_digest: str
     report: dict
+    timezone: str  # the site's, for a clock given without an offset
 
     @staticmethod
     def path_for(site_dir: Path, output_dir: Path) -> Path:
@@ -169,7 +170,8 @@ class BuildRecord:
                 "now": self.now.isoformat(),
                 "valid_from": self.valid_from.isoformat(),
                 "valid_until": self.valid_until.isoformat(),
-                "manifest": self.manifest_digest, "report": self.report}
+                "manifest": self.manifest_digest, "report": self.report,
+                "timezone": self.timezone}
         # Saved after a full build, which has imported the render cache already.
         from generator.cache import ignore_in_git
 
@@ -192,7 +194,7 @@ class BuildRecord:
             return cls(str(data["fingerprint"]), datetime.fromisoformat(data["now"]),
                        datetime.fromisoformat(data["valid_from"]),
                        datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
-                       data["report"])
+                       data["report"], str(data["timezone"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

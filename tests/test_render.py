@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from generator.config import Config, default_theme_dir, layout_dirs
+from generator.config import Config
 from generator.errors import BuildError
 from generator.models import Article, Author, Correction, Tag
 from generator.render import (
@@ -19,6 +19,7 @@ from generator.render import (
     static_files,
 )
 from generator.site import build_site_model
+from generator.theme import default_theme_dir
 from tests.conftest import article, build_site, make_site, parse_html
 
 THEME_TEMPLATES = ("base.html", "home.html", "edition.html", "editions.html", "article.html",
@@ -135,12 +136,6 @@ def test_autoescape_is_on(tmp_path: Path) -> None:
     for name in ("home.html", "x.xml"):
         assert env.autoescape(name) if callable(env.autoescape) else env.autoescape
     assert env.from_string("{{ x }}").render(x="<b>") == "&lt;b&gt;"
-
-
-def test_layout_dirs_site_first(tmp_path: Path) -> None:
-    assert layout_dirs(config_for(tmp_path)) == [default_theme_dir()]
-    (tmp_path / "layouts").mkdir()
-    assert layout_dirs(config_for(tmp_path)) == [tmp_path / "layouts", default_theme_dir()]
 
 
 def test_static_files_site_overrides_theme(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ input, the clock's stretch or the output means a real build."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 import generator
 from generator import shortcut
+from generator.errors import BuildError
 from generator.shortcut import BuildRecord, clock_interval, input_fingerprint
 from tests.conftest import article, build_site, make_site
 
@@ -255,7 +257,7 @@ print(" ".join(sorted(sys.modules)))
 """
 
 
-def test_no_change_rebuild_imports_neither_jinja_nor_markdown(tmp_path: Path) -> None:
+def test_no_change_rebuild_reads_no_config_and_imports_no_jinja(tmp_path: Path) -> None:
     site = _site(tmp_path)
     build_site(site)
     done = subprocess.run([sys.executable, "-c", NO_CHANGE_REBUILD, str(site)],
@@ -263,6 +265,36 @@ def test_no_change_rebuild_imports_neither_jinja_nor_markdown(tmp_path: Path) ->
     assert "output already up to date" in done.stdout
     modules = set(done.stdout.split("\n")[-2].split())
     assert "generator.build" in modules and "generator.shortcut" in modules
-    for heavy in ("jinja2", "markdown", "nh3", "generator.render", "generator.pipeline",
-                  "generator.importer", "generator.markup", "importlib.metadata"):
+    for heavy in ("jinja2", "markdown", "nh3", "yaml", "babel", "generator.config",
+                  "generator.render", "generator.pipeline", "generator.importer",
+                  "importlib.metadata"):
         assert heavy not in modules, heavy
+
+
+def test_config_broken_after_a_build_is_reported_not_skipped(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    config = site / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "colour: blue\n", encoding="utf-8")
+    with pytest.raises(BuildError) as caught:
+        build_site(site)
+    lines = config.read_text(encoding="utf-8").count("\n")
+    assert [(p.path, p.line) for p in caught.value.problems] == [("config.yaml", lines)]
+    assert "unknown key 'colour'" in caught.value.problems[0].message
+
+
+@pytest.mark.parametrize("damage", ["older format", "unknown time zone"])
+def test_record_of_another_format_or_zone_is_not_trusted(tmp_path: Path, damage: str) -> None:
+    site = _site(tmp_path)
+    build_site(site)
+    path = BuildRecord.path_for(site, site / "output")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if damage == "older format":
+        data["format"] = "briefing-build-record/1"
+        del data["timezone"]
+    else:
+        data["timezone"] = "Mars/Olympus_Mons"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    report = build_site(site)
+    assert not report.up_to_date
+    assert build_site(site).up_to_date
