@@ -3,6 +3,7 @@ again exactly the pages whose reads changed, with output equal to a build from s
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -265,15 +266,45 @@ def test_damaged_records_are_ignored_and_replaced(tmp_path: Path, damage: bytes)
     assert_same_as_fresh_build(site)
 
 
-def test_records_missing_a_pair_are_not_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", [
+    "DELETE FROM objects WHERE key = (SELECT min(key) FROM objects)",  # a row lost
+    "UPDATE objects SET pairs = '[[1, 2' WHERE key = 'site'",          # a row cut short
+    "UPDATE objects SET pairs = '[[999999999, \"title\", null]]'",    # pairs the pages lack
+])
+def test_records_missing_pairs_are_not_used(tmp_path: Path, damage: str) -> None:
     site = small_site(tmp_path / "site")
     build_site(site)
     with sqlite3.connect(PageRecords.path_for(site, site / "output")) as db:
-        db.execute("DELETE FROM pairs WHERE id = (SELECT min(id) FROM pairs)")
+        db.execute(damage)
     edit(site / "content" / "story-1.md", "begins here.", "begins here again.")
     report = build_site(site)
     assert report.pages_rendered == report.pages
     assert_same_as_fresh_build(site)
+    edit(site / "content" / "story-1.md", "begins here again.", "begins here.")
+    assert build_site(site).pages_rendered < report.pages  # saved afresh, usable again
+
+
+def test_records_stay_usable_edit_after_edit(tmp_path: Path) -> None:
+    """Each rebuild rewrites only the rows of objects its pages read, and every pair a page
+    names stays stored: edit after edit, few pages render and the output is a fresh build's."""
+    site = small_site(tmp_path / "site", count=8)
+    first = build_site(site)
+    path = PageRecords.path_for(site, site / "output")
+    edits = [("story-1.md", "begins here.", "begins here again."),
+             ("story-2.md", "title: Story 2", "title: Story two"),
+             ("story-3.md", "begins here.", "begins here, and goes on."),
+             ("story-2.md", "title: Story two", "title: Story 2")]
+    for name, old, new in edits:
+        edit(site / "content" / name, old, new)
+        report = build_site(site)
+        assert 0 < report.pages_rendered < first.pages
+        assert_same_as_fresh_build(site)
+        with sqlite3.connect(path) as db:
+            meta = dict(db.execute("SELECT name, value FROM meta"))
+            stored = db.execute("SELECT sum(n) FROM objects").fetchone()[0]
+            ids = {n for (pairs,) in db.execute("SELECT pairs FROM objects")
+                   for n, _, _ in json.loads(pairs)}
+        assert stored == len(ids) == int(meta["pairs"]) == int(meta["next"]) - 1
 
 
 def test_no_cache_neither_reads_nor_writes_records(tmp_path: Path) -> None:
