@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ class Config:
     base_url: str
     description: str = ""
     language: str = "en"
+    text_direction: str = "ltr"
     timezone: str = "UTC"
     topics: tuple[Topic, ...] = ()
     per_page: int = 10
@@ -72,13 +72,6 @@ class Config:
         default_factory=lambda: MappingProxyType({key: () for key in IMPORT_KEYS})
     )
     path: str = "config.yaml"
-
-    @property
-    def text_direction(self) -> str:
-        """`rtl` when the language is written right to left, else `ltr`."""
-        # Looked up when a layout asks, not when the config is loaded: Babel's locale data
-        # takes tens of milliseconds to load, and a rebuild with nothing to do never needs it.
-        return _direction(self.language)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -435,10 +428,11 @@ def parse_config(data: Any, doc: YamlDocument, root: Path, rel: str) -> Config:
         if key not in data:
             problems.append(error(rel, 1, f"missing required key '{key}'"))
     raise_if_errors(problems)
+    language = values.get("language", "en")
+    values["text_direction"] = _direction(language)
     return Config(root=root, path=rel, **values)
 
 
-@functools.cache
 def _direction(language: str) -> str:
     locale = Locale.parse(language, sep="-")
     return "rtl" if locale.character_order == "right-to-left" else "ltr"
@@ -458,3 +452,4 @@ def load_config(site_dir: Path) -> Config:
     raise_if_errors(problems)
     assert doc is not None
     return parse_config(doc.data if doc.data is not None else {}, doc, site_dir.resolve(), rel)
+

@@ -12,15 +12,13 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 import generator
+from generator.cache import SourceCache
 from generator.errors import Problem, error, warning
-
-if TYPE_CHECKING:
-    from generator.cache import SourceCache
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -422,10 +420,6 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
     assets: list[tuple[Path, str]] = []
     if not content_dir.is_dir():
         return ContentFiles((), (), ()), problems
-    # Imported here, not at the top: config.py uses this module's YAML reading, and the cache
-    # module brings Markdown with it, which a rebuild with nothing to do never needs.
-    from generator.cache import SourceCache
-
     digest = parse_digest() if use_cache else None
     cache = SourceCache.for_site(site_dir) if digest is not None else None
     skipped: list[Path] = []
