@@ -6,8 +6,9 @@ left them returns that build's report without reading or rendering anything.
 - `BuildRecord`: both of those, with the digest of the output's manifest and the report, kept
   in `<site>/.cache/build-<id>.json`.
 
-This module is what a rebuild with nothing to do runs, so it imports little: nothing of
-Markdown, Jinja or the site model (their import is most of such a rebuild's time otherwise).
+This module is what a rebuild with nothing to do runs, so it imports little: nothing of the
+config reader, Markdown, Jinja or the site model (importing them would take longer than the
+rest of such a rebuild).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import generator
-from generator import shortcut
+from generator import cache, shortcut
 from generator.errors import BuildError
 from generator.shortcut import BuildRecord, clock_interval, input_fingerprint
 from tests.conftest import article, build_site, make_site
@@ -281,6 +281,11 @@ def test_config_broken_after_a_build_is_reported_not_skipped(tmp_path: Path) -> 
     lines = config.read_text(encoding="utf-8").count("\n")
     assert [(p.path, p.line) for p in caught.value.problems] == [("config.yaml", lines)]
     assert "unknown key 'colour'" in caught.value.problems[0].message
+
+
+def test_record_is_kept_in_the_cache_folder(tmp_path: Path) -> None:
+    assert shortcut.CACHE_DIR == cache.CACHE_DIR
+    assert BuildRecord.path_for(tmp_path, tmp_path / "out").parent == tmp_path / cache.CACHE_DIR
 
 
 @pytest.mark.parametrize("damage", ["older format", "unknown time zone"])
