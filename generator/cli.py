@@ -168,6 +168,7 @@ def check_command(site_dir: Path, output_dir: Path | None, drafts: bool, future:
       briefing check --site my-site
       briefing check --strict               # in CI: warnings fail too
     """
+    # Imported when the command runs (see the note at the top): startup time of `build`.
     from generator.pipeline import check
 
     report = check(BuildOptions(site_dir, output_dir, drafts, future, now, jobs, strict=strict))
@@ -255,6 +256,7 @@ def init_command(directory: Path, title: str) -> None:
     Example:
       briefing init my-site && briefing build --site my-site
     """
+    # Imported when the command runs (see the note at the top): startup time of `build`.
     from generator.config import load_config
 
     config_path = directory / "config.yaml"
@@ -289,6 +291,7 @@ def new_command(headline: str, site_dir: Path, topic: str | None, draft: bool) -
     Example:
       briefing new "Port workers end nine-day strike" --topic business
     """
+    # Imported when the command runs (see the note at the top): startup time of `build`.
     from slugify import slugify
 
     from generator.config import load_config
@@ -367,6 +370,7 @@ def import_command(files: tuple[Path, ...], site_dir: Path, topic: str | None,
       cat story.txt | briefing import - --stdout
       briefing import a.txt b.txt --date 2026-11-24T07:30 --author "Jane Doe"
     """
+    # Imported when the command runs (see the note at the top): startup time of `build`.
     from generator.config import load_config
     from generator.importer import ImportRules, import_text, validate_article
 

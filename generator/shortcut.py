@@ -173,7 +173,8 @@ class BuildRecord:
                 "valid_until": self.valid_until.isoformat(),
                 "manifest": self.manifest_digest, "report": self.report,
                 "timezone": self.timezone}
-        # Saved after a full build, which has imported the render cache already.
+        # Not imported at the top: the render cache brings Markdown, which a rebuild with
+        # nothing to do does not need; a record is saved after a full build, which has it.
         from generator.cache import ignore_in_git
 
         try:
