@@ -52,14 +52,18 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 # or None for a class that is not a dataclass.
 _SHAPES: dict[type, Any] = {}
 _CODE: dict[tuple[type, str], bool] = {}
+_CODE_NAMES: dict[type, frozenset[str]] = {}
 _installed = 0
 
 
-def _recording_getattribute(self: object, name: str) -> Any:
-    value = object.__getattribute__(self, name)
+def _recording_getattribute(self: object, name: str, _get: Any = object.__getattribute__,
+                            _id: Any = id) -> Any:
+    # Runs for every attribute read on the model while pages render (about 130 a page):
+    # the builtins are bound as defaults, which saves two global lookups a read.
+    value = _get(self, name)
     reads = _reads
     if reads is not None:
-        reads.add((id(self), name))
+        reads.add((_id(self), name))
     return value
 
 
@@ -112,6 +116,7 @@ class ModelIndex:
                 self._add(f"page:{page.url}", page)
         self.key_of = {id(obj): key for key, obj in self.objects.items()}
         self.kind_of = {id(obj): type(obj) for obj in self.objects.values()}
+        self._recorded: dict[int, tuple[str, frozenset[str]]] | None = None
         self._values: dict[tuple[str, str], bytes | None] = {}
         self._objects: dict[str, bytes | None] = {}
         # One pickler for the fingerprints (its memo cleared each time): a build takes tens of
@@ -123,6 +128,14 @@ class ModelIndex:
 
     def _new_pickler(self) -> _Pickler:
         return _Pickler(types.SimpleNamespace(write=self._parts.append), self.key_of)
+
+    def recorded(self) -> dict[int, tuple[str, frozenset[str]]]:
+        """Each indexed object's key and the names whose reads on it are not recorded (its
+        properties and methods), by the object's id: what a page's record is made from."""
+        if self._recorded is None:
+            self._recorded = {id(obj): (key, _code_names(type(obj)))
+                              for key, obj in self.objects.items()}
+        return self._recorded
 
     def _add(self, key: str, obj: object) -> None:
         other = self.objects.setdefault(key, obj)
@@ -267,6 +280,14 @@ def _fields(kind: type) -> tuple[str, ...]:
     return names
 
 
+def _code_names(kind: type) -> frozenset[str]:
+    """The names whose reads on a `kind` run code (see `_is_code`): any other name gives data."""
+    found = _CODE_NAMES.get(kind)
+    if found is None:
+        found = _CODE_NAMES[kind] = frozenset(name for name in dir(kind) if _is_code(kind, name))
+    return found
+
+
 def _is_code(kind: type, name: str) -> bool:
     """Whether reading `name` on a `kind` runs code (a property or method) rather than giving
     stored data: what such a read gives is decided by the reads the code makes, which are
@@ -301,9 +322,9 @@ def make_record(index: ModelIndex, path: str, context: bytes | None,
     """A rendered page's record, from the reads it made. Reads of objects outside the index
     need no record (whatever reached them was itself recorded or is in the context), nor do
     reads of properties and methods (what they give is decided by the reads they made)."""
-    key_of, kind_of = index.key_of, index.kind_of
-    deps = tuple({(key_of[obj], name) for obj, name in reads
-                  if obj in key_of and not _is_code(kind_of[obj], name)})
+    recorded = index.recorded()
+    deps = tuple({(found[0], name) for obj, name in reads
+                  if (found := recorded.get(obj)) is not None and name not in found[1]})
     return PageRecord(path, context, deps, output)
 
 

@@ -124,6 +124,25 @@ def test_a_record_names_reads_by_key(tmp_path: Path) -> None:
     assert record.deps == ((f"article:{story.path}", "title"),)
 
 
+def test_a_record_keeps_every_data_read_of_an_indexed_object(tmp_path: Path) -> None:
+    """On every page of a site, the record holds exactly the reads of indexed objects that are
+    not properties or methods, decided read by read."""
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    renderer = parallel.Renderer(site)
+    names: set[str] = set()
+    with deps.tracking():
+        for job in page_jobs(site):
+            with deps.reading() as reads:
+                assert renderer.render(job) is not None
+            record = deps.make_record(index, job.path, None, reads, "")
+            assert sorted(record.deps) == sorted({
+                (index.key_of[obj], name) for obj, name in reads
+                if obj in index.key_of and not deps._is_code(index.kind_of[obj], name)})
+            names.update(name for _, name in record.deps)
+    assert {"title", "html", "articles"} <= names and "modified" not in names  # a property
+
+
 # --- rebuilds ------------------------------------------------------------------------------
 
 
