@@ -211,6 +211,7 @@ class _TextExtractor(HTMLParser):
 
 _VOID = frozenset({"br", "hr", "img", "wbr", "col", "input", "meta", "link"})
 _TAG = re.compile(r"<(/?)([a-zA-Z][^\t\n\r\f />\x00]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_RAW_TEXT_TAG = re.compile(r"</?(?:script|style)", re.IGNORECASE)  # HTMLParser's CDATA tags
 
 
 def _extract_sanitised(fragment: str) -> tuple[str, int] | None:
@@ -256,6 +257,14 @@ def _extract_sanitised(fragment: str) -> tuple[str, int] | None:
             if tag == "p" and in_first and depth == 0:
                 in_first = False
                 done = bool("".join(first).strip())
+                if done and not _RAW_TEXT_TAG.search(fragment, position):
+                    # The rest only adds words: all at once, each tag as a space (a word never
+                    # spans a tag, and an entity ends at one as at the end of a text), counts
+                    # as many as text by text, at a tenth of the time.
+                    text = _TAG.sub(" ", fragment[position:])
+                    if "<" in text:
+                        return None
+                    return "".join(first), words + len(html.unescape(text).split())
     rest = fragment[position:]
     if "<" in rest:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -201,6 +202,31 @@ def test_fast_text_extraction_matches_the_html_parser() -> None:
             assert fast == (parser.first_paragraph, parser.words), fragment
             checked += 1
     assert checked > 300
+
+
+def test_words_after_the_first_paragraph_count_as_the_html_parser_counts_them() -> None:
+    """Past the first paragraph the fast extraction counts words all at once: entities at the
+    edge of a tag, tags inside words, stray '<' and raw-text tags give the parser's answer."""
+    from generator.markup import _extract_sanitised, _TextExtractor
+
+    pieces = ["word", " ", "\n", "&amp;", "&amp", "&nbsp;", "&#x41", "&notit;", "&", "<em>",
+              "</em>", "<br>", "<br/>", "<sup>2</sup>", '<a href="a>b">l</a>', "<p>", "</p>",
+              "<", ">", "<script>x y</script>", "<STYLE>z</STYLE>", "\u00a0", "two words",
+              "<img alt='>'>", "</div>", "<div>", "x&lt;y"]
+    rng = random.Random(11)
+    fast_path = 0
+    for _ in range(3000):
+        rest = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        for fragment in (f"<p>First words &amp; more</p>{rest}", f"<p> </p><p>a</p>{rest}"):
+            fast = _extract_sanitised(fragment)
+            if fast is None:
+                continue
+            parser = _TextExtractor()
+            parser.feed(fragment)
+            parser.close()
+            assert fast == (parser.first_paragraph, parser.words), fragment
+            fast_path += 1
+    assert fast_path > 1000
 
 
 @pytest.mark.parametrize("text", ["[" * 50000 + "x" + "]" * 50000, "[a](" * 20000,
