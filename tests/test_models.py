@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,6 +141,18 @@ def test_title_slug_is_slugify_for_any_title(title: str) -> None:
 def test_with_body_lets_the_markdown_go(config: Config) -> None:
     rendered = ok(config, BASE).with_body(RenderedBody("<p>Body.</p>", "Body.", 1))
     assert rendered.body == "" and rendered.html == "<p>Body.</p>"
+
+
+def test_with_body_is_the_article_init_would_make(config: Config) -> None:
+    article = ok(config, BASE + "tags: [a, b]\nauthor: Amira Haddad\ntopic: world\n")
+    rendered = article.with_body(RenderedBody("<p>Body.</p>", "Body.", 3))
+    made = dataclasses.replace(article, html="<p>Body.</p>", words=3, summary="Body.", body="")
+    assert rendered == made and hash(rendered) == hash(made)
+    # The same attributes in the same order: the page records digest pickles of articles.
+    assert list(vars(rendered).items()) == list(vars(made).items())
+    assert pickle.dumps(rendered) == pickle.dumps(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rendered.html = "changed"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(("value", "good"), [
