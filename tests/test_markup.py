@@ -74,6 +74,19 @@ def test_payload_inline_in_a_paragraph(payload: str) -> None:
     assert unsafe_parts(tree) == [], html
 
 
+def test_the_reused_sanitiser_cleans_as_a_fresh_one_does() -> None:
+    """sanitise builds nh3's sanitiser once; each call cleans as nh3.clean with the allowlists."""
+    import nh3
+
+    from generator import markup
+
+    for fragment in PAYLOADS + [render_markdown(p, SETTINGS).html for p in PAYLOADS]:
+        assert sanitise(fragment) == nh3.clean(
+            fragment, tags=set(markup.ALLOWED_TAGS),
+            attributes={k: set(v) for k, v in markup.ALLOWED_ATTRIBUTES.items()},
+            url_schemes=set(markup.URL_SCHEMES), link_rel=None, strip_comments=True)
+
+
 def test_sanitiser_keeps_ordinary_newsroom_html() -> None:
     html = sanitise('<figure><img src="/images/a.jpg" alt="A"><figcaption>Cap</figcaption>'
                     '</figure><table><tr><td colspan="2">x</td></tr></table>'
