@@ -70,11 +70,12 @@ def settings_digest(settings: MarkdownSettings) -> str:
     return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
-def body_key(raw: bytes, settings_key: str) -> str:
-    """The cache key of one article file's rendered body."""
+def body_key(file_key: bytes, settings_key: str) -> str:
+    """The cache key of one article file's rendered body, from bytes that stand for the file:
+    the digest of its bytes (`sources.file_digest`, made once when the file is read)."""
     # SHA-256 runs in hardware on most CPUs: half the time of BLAKE2 over a big site's bytes.
     digest = hashlib.sha256(settings_key.encode())
-    digest.update(raw)
+    digest.update(file_key)
     return digest.hexdigest()
 
 
@@ -278,7 +279,8 @@ def _render_chunk(texts: Sequence[str], settings: MarkdownSettings) -> list[Rend
 def render_bodies(items: Sequence[tuple[bytes, str]], settings: MarkdownSettings,
                   cache: RenderCache, jobs: int = 1, progress: Progress | None = None
                   ) -> tuple[list[RenderedBody], RenderStats]:
-    """Render (file bytes, Markdown) pairs, from the cache where possible, in `jobs` processes.
+    """Render (file key, Markdown) pairs, from the cache where possible, in `jobs` processes
+    (the file key: the digest of the article file's bytes, see `body_key`).
 
     The result is the same, in the same order, whatever `jobs` is."""
     settings_key = settings_digest(settings)

@@ -26,7 +26,7 @@ from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import output_path, page_jobs, static_files
 from generator.shortcut import BuildRecord, clock_interval, manifest_digest
 from generator.site import Site, build_site_model, link_content
-from generator.sources import Source, read_content
+from generator.sources import Source, file_digest, read_content
 from generator.theme import layout_dirs
 from generator.write import (
     MANIFEST,
@@ -95,11 +95,13 @@ def render_articles(articles: list[Article], sources: tuple[Source, ...],
 
     The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
     of megabytes the page-rendering workers would otherwise carry."""
-    raw = {source.rel: source.raw for source in sources}
+    digests = {source.rel: source.digest or file_digest(source.raw)
+               for source in sources if source.digest or source.raw}
     cache = (RenderCache.for_site(options.site_dir) if options.use_cache
              else RenderCache.disabled())
     try:
-        items = [(raw.get(a.path) or a.body.encode(), a.body) for a in articles]
+        items = [(digests.get(a.path) or file_digest(a.body.encode()), a.body)
+                 for a in articles]
         try:
             bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
                                           options.progress)

@@ -196,14 +196,18 @@ def _bad_value(root: yaml.Node, rel: str, offset: int, exc: Exception) -> Proble
 
 @dataclass(frozen=True)
 class Source:
-    """One content file: its front matter with key lines, and its Markdown body."""
+    """One content file: its front matter with key lines, and its Markdown body. `path` is
+    where it is on disk (text from `read_content`: a Path per file costs 4 us at 10,000);
+    `digest` is `file_digest(raw)` when the reader made it (both caches' keys start from it,
+    so a big site's bytes are hashed once a build, not once a cache)."""
 
-    path: Path
+    path: str | Path
     rel: str
     meta: YamlDocument
     body: str
     body_line: int
     raw: bytes = field(repr=False, default=b"")
+    digest: bytes = field(repr=False, default=b"")
 
 
 MAX_TEXT_BYTES = 8_000_000  # far above any real article; beyond it Markdown takes minutes
@@ -244,7 +248,8 @@ def read_bytes(path: Path | str, rel: str, limit: int | None = None
             os.close(fd)
     except OSError as exc:
         return None, [error(rel, None, f"cannot read file: {exc.strerror}")]
-    return b"".join(chunks), []
+    # Usually one read and an empty one: the first chunk as it is, not a copy by join.
+    return (chunks[0] if len(chunks) == 2 else b"".join(chunks)), []
 
 
 def decode_text(raw: bytes, rel: str) -> tuple[str | None, list[Problem]]:
@@ -318,8 +323,15 @@ def parse_source(path: Path, rel: str) -> tuple[Source | None, list[Problem]]:
     return parse_bytes(path, rel, raw)
 
 
-def parse_bytes(path: Path, rel: str, raw: bytes) -> tuple[Source | None, list[Problem]]:
-    """A content file's bytes as a Source, or the problems that stop it."""
+def file_digest(raw: bytes) -> bytes:
+    """The SHA-256 of a file's bytes (SHA-256 runs in hardware on most CPUs)."""
+    return hashlib.sha256(raw).digest()
+
+
+def parse_bytes(path: str | Path, rel: str, raw: bytes, digest: bytes = b""
+                ) -> tuple[Source | None, list[Problem]]:
+    """A content file's bytes as a Source, or the problems that stop it; `digest` is kept as
+    the Source's."""
     text, problems = decode_text(raw, rel)
     if text is None:
         return None, problems
@@ -334,7 +346,7 @@ def parse_bytes(path: Path, rel: str, raw: bytes) -> tuple[Source | None, list[P
     if not isinstance(document.data, dict):
         message = "front matter must be a mapping of `key: value` lines"
         return None, problems + [error(rel, front_line, message)]
-    return Source(path, rel, document, body, body_line, raw), problems
+    return Source(path, rel, document, body, body_line, raw, digest), problems
 
 
 def find_content_files(content_dir: Path, skipped: list[Path] | None = None
@@ -425,17 +437,17 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
     skipped: list[Path] = []
     try:
         for name, inner in _walk_content(content_dir, skipped):
-            path = Path(name)
             rel = f"content/{inner}"
             if os.path.splitext(inner)[1].lower() not in (".md", ".markdown"):
-                assets.append((path, inner))
+                assets.append((Path(name), inner))
                 continue
             raw, found = read_bytes(name, rel, MAX_TEXT_BYTES)
             source = None
             if raw is not None:
-                source, found = (_parse_cached(path, rel, raw, cache, digest)
+                sha = file_digest(raw)
+                source, found = (_parse_cached(name, rel, raw, sha, cache, digest)
                                  if cache is not None and digest is not None
-                                 else parse_bytes(path, rel, raw))
+                                 else parse_bytes(name, rel, raw, sha))
             problems.extend(found)
             if source is None:
                 continue
@@ -488,23 +500,23 @@ def _libyaml_version() -> str:
         return "none"
 
 
-def entry_key(digest: bytes, raw: bytes) -> str:
-    """The cache key of one content file's parse."""
-    key = hashlib.sha256(digest)
-    key.update(raw)
-    return key.hexdigest()
+def entry_key(digest: bytes, sha: bytes) -> str:
+    """The cache key of one content file's parse, from `parse_digest()` and the file's
+    `file_digest`."""
+    return hashlib.sha256(digest + sha).hexdigest()
 
 
-def _parse_cached(path: Path, rel: str, raw: bytes, cache: SourceCache, digest: bytes
-                  ) -> tuple[Source | None, list[Problem]]:
-    """`parse_bytes`, from the cache when these bytes were parsed before by this code."""
-    key = entry_key(digest, raw)
+def _parse_cached(path: str | Path, rel: str, raw: bytes, sha: bytes, cache: SourceCache,
+                  digest: bytes) -> tuple[Source | None, list[Problem]]:
+    """`parse_bytes`, from the cache when these bytes (whose `file_digest` is `sha`) were
+    parsed before by this code."""
+    key = entry_key(digest, sha)
     value = cache.get(key)
     if value is not None:
-        cached = decode_entry(value, path, rel, raw)
+        cached = decode_entry(value, path, rel, raw, sha)
         if cached is not None:
             return cached
-    source, problems = parse_bytes(path, rel, raw)
+    source, problems = parse_bytes(path, rel, raw, sha)
     value = encode_entry(source, problems, rel, raw)
     if value is not None:
         cache.put(key, value)
@@ -539,9 +551,10 @@ def encode_entry(source: Source | None, problems: list[Problem], rel: str, raw: 
         return None
 
 
-def decode_entry(value: str, path: Path, rel: str, raw: bytes
+def decode_entry(value: str, path: str | Path, rel: str, raw: bytes, digest: bytes = b""
                  ) -> tuple[Source | None, list[Problem]] | None:
-    """A cached parse of `raw`, or None when the text is not a well-formed entry."""
+    """A cached parse of `raw`, or None when the text is not a well-formed entry; `digest` is
+    kept as the Source's."""
     head, _, lines = value.partition("\n")
     try:
         entry = json.loads(head)
@@ -563,7 +576,8 @@ def decode_entry(value: str, path: Path, rel: str, raw: bytes
             return None
     except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
         return None
-    return Source(path, rel, YamlDocument(data, _KeyLines(lines)), body, body_line, raw), problems
+    return (Source(path, rel, YamlDocument(data, _KeyLines(lines)), body, body_line, raw,
+                   digest), problems)
 
 
 class _KeyLines(Mapping[KeyPath, int]):

@@ -155,6 +155,16 @@ def test_build_reuses_bodies_and_counts_them(tmp_path: Path) -> None:
     assert not second.up_to_date
 
 
+def test_an_edit_outside_the_body_misses_too(tmp_path: Path) -> None:
+    site = _site(tmp_path)  # the key is the file's bytes, not the Markdown the body holds
+    build_site(site)
+    path = site / "content/two.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("title: Two", "title: Deux"),
+                    encoding="utf-8")
+    again = build_site(site)
+    assert (again.rendered, again.cached) == (1, 2)
+
+
 def test_layout_change_rerenders_pages_not_markdown(tmp_path: Path) -> None:
     site = _site(tmp_path)
     build_site(site)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
@@ -238,6 +239,18 @@ def test_changed_bytes_miss_and_unused_entries_are_dropped(
     (site / "content" / "folder" / "b.md").unlink()
     read_content(site, use_cache=True)
     assert _cache_rows(site) == 1
+
+
+@pytest.mark.parametrize("use_cache", [False, True, True])
+def test_sources_carry_their_path_and_the_digest_of_their_bytes(tmp_path: Path,
+                                                                use_cache: bool) -> None:
+    site = make_site(tmp_path / "site", articles=CACHED)  # twice with the cache: cold, warm
+    for _ in range(2 if use_cache else 1):
+        content, _ = read_content(site, use_cache=use_cache)
+    for source in content.articles:
+        raw = (site / source.rel).read_bytes()
+        assert source.raw == raw and source.digest == hashlib.sha256(raw).digest()
+        assert Path(source.path) == site / source.rel
 
 
 @pytest.mark.parametrize("change", ["version", "code"])
