@@ -327,7 +327,9 @@ class _FieldChecker:
     def slug(self, title: str) -> str:
         value = self.meta.get("slug")
         if value is None:
-            slug = title_slug(title) if title else ""
+            memo = self.source.title_slug  # from the source cache, for this very title only
+            slug = (memo[1] if memo is not None and memo[0] == title
+                    else title_slug(title) if title else "")
             if title and not slug:
                 self.fail("cannot make a URL slug from this title; add a 'slug:' field", "title")
             return slug

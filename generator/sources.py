@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import json
 import os
@@ -208,6 +209,8 @@ class Source:
     body_line: int
     raw: bytes = field(repr=False, default=b"")
     digest: bytes = field(repr=False, default=b"")
+    # (title, its slug) from the source cache: see `title_memo`.
+    title_slug: tuple[str, str] | None = field(repr=False, default=None, compare=False)
 
 
 MAX_TEXT_BYTES = 8_000_000  # far above any real article; beyond it Markdown takes minutes
@@ -475,19 +478,20 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
 # Front matter JSON cannot hold exactly (dates from an explicit `!!timestamp`, sets, bytes,
 # keys that are not text) is simply not cached.
 
-ENTRY_FORMAT = "briefing-source-entry/1"
+ENTRY_FORMAT = "briefing-source-entry/2"
 
 
 def parse_digest() -> bytes | None:
     """A digest of everything but a file's bytes that decides its parse: this module's source,
-    the YAML parser and its version, Python's Unicode tables and Briefing's version (None when
-    this module's source cannot be read: no caching then)."""
+    the YAML parser and its version, python-slugify's version (an entry keeps its title's slug),
+    Python's Unicode tables and Briefing's version (None when this module's source cannot be
+    read: no caching then)."""
     try:
         code = Path(__file__).read_bytes()
     except OSError:
         return None
     parts = [ENTRY_FORMAT, generator.__version__, yaml.__version__, _BaseLoader.__name__,
-             _libyaml_version(), unicodedata.unidata_version, sys.version,
+             _libyaml_version(), _slugify_version(), unicodedata.unidata_version, sys.version,
              hashlib.sha256(code).hexdigest()]
     return hashlib.sha256("\n".join(parts).encode()).digest()
 
@@ -498,6 +502,39 @@ def _libyaml_version() -> str:
         return str(_yaml.get_version_string())
     except (ImportError, AttributeError):
         return "none"
+
+
+def _slugify_version() -> str:
+    import slugify  # only where the cache is used: a no-change rebuild never gets here
+    version = getattr(slugify, "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib import metadata
+    try:
+        return metadata.version("python-slugify")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def title_memo(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The front matter's title as the article check reads it, and its URL slug, for the source
+    cache to keep (slugify is a good part of checking an article); None when there is no title
+    or it is not ASCII (a non-ASCII title's slug also depends on a transliteration package whose
+    version the cache's key does not hold). The check uses the slug only for the same title."""
+    from generator.models import title_slug  # models imports this module
+    value = data.get("title")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    title = " ".join(value.split())
+    if not title or not title.isascii():
+        return None
+    return title, title_slug(title)
+
+
+# What a cached slug may be: what slugify makes of an ASCII title, at most 80 characters.
+_CACHED_SLUG = re.compile(r"(?:[a-z0-9]+(?:-[a-z0-9]+)*)?")
 
 
 def entry_key(digest: bytes, sha: bytes) -> str:
@@ -517,6 +554,9 @@ def _parse_cached(path: str | Path, rel: str, raw: bytes, sha: bytes, cache: Sou
         if cached is not None:
             return cached
     source, problems = parse_bytes(path, rel, raw, sha)
+    memo = title_memo(source.meta.data) if source is not None else None
+    if memo is not None and source is not None:
+        source = dataclasses.replace(source, title_slug=memo)
     value = encode_entry(source, problems, rel, raw)
     if value is not None:
         cache.put(key, value)
@@ -525,14 +565,16 @@ def _parse_cached(path: str | Path, rel: str, raw: bytes, sha: bytes, cache: Sou
 
 def encode_entry(source: Source | None, problems: list[Problem], rel: str, raw: bytes
                  ) -> str | None:
-    """A parse as text (JSON of the parse, a newline, JSON of the key lines), or None when
-    JSON cannot hold it exactly."""
+    """A parse as text (JSON of the parse and the title's slug, a newline, JSON of the key
+    lines), or None when JSON cannot hold it exactly."""
     if any(p.path != rel for p in problems):
         return None
     listed = [[p.line, p.message, p.level] for p in problems]
+    memo = None
     if source is None:
         parsed, lines = None, []
     else:
+        memo = list(source.title_slug) if source.title_slug is not None else None
         if not _json_exact(source.meta.data):
             return None
         try:
@@ -545,7 +587,7 @@ def encode_entry(source: Source | None, problems: list[Problem], rel: str, raw: 
         parsed = [source.meta.data, body, source.body_line]
         lines = [[*path, line] for path, line in source.meta.lines.items()]
     try:  # compact JSON never holds a raw newline, so it can separate the two parts
-        return (json.dumps([listed, parsed], separators=(",", ":")) + "\n"
+        return (json.dumps([listed, parsed, memo], separators=(",", ":")) + "\n"
                 + json.dumps(lines, separators=(",", ":")))
     except (ValueError, TypeError, RecursionError):
         return None
@@ -558,10 +600,10 @@ def decode_entry(value: str, path: str | Path, rel: str, raw: bytes, digest: byt
     head, _, lines = value.partition("\n")
     try:
         entry = json.loads(head)
-        if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not list:
+        if type(entry) is not list or len(entry) != 3 or type(entry[0]) is not list:
             return None
         problems = [_problem(rel, item) for item in entry[0]]
-        parsed = entry[1]
+        parsed, memo = entry[1], _memo(entry[2])
         if parsed is None:  # a file that failed to parse always had an error
             return (None, problems) if any(p.is_error for p in problems) else None
         data, body, body_line = parsed
@@ -577,7 +619,21 @@ def decode_entry(value: str, path: str | Path, rel: str, raw: bytes, digest: byt
     except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
         return None
     return (Source(path, rel, YamlDocument(data, _KeyLines(lines)), body, body_line, raw,
-                   digest), problems)
+                   digest, memo), problems)
+
+
+def _memo(item: object) -> tuple[str, str] | None:
+    """A cached `title_memo`; ValueError when it is not one (an ASCII title, and a slug
+    slugify could have made of it)."""
+    if item is None:
+        return None
+    if type(item) is not list or len(item) != 2:
+        raise ValueError("not a title and slug")
+    title, slug = item
+    if (type(title) is not str or type(slug) is not str or not title.isascii()
+            or len(slug) > 80 or not _CACHED_SLUG.fullmatch(slug)):
+        raise ValueError("not a title and slug")
+    return title, slug
 
 
 class _KeyLines(Mapping[KeyPath, int]):

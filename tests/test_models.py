@@ -143,6 +143,17 @@ def test_with_body_lets_the_markdown_go(config: Config) -> None:
     assert rendered.body == "" and rendered.html == "<p>Body.</p>"
 
 
+def test_a_cached_title_slug_is_used_only_for_its_own_title(config: Config) -> None:
+    cached = dataclasses.replace(source(BASE), title_slug=("Ship runs aground", "from-cache"))
+    article, _ = Article.from_source(cached, config)
+    assert article is not None and article.slug == "from-cache"
+    other = dataclasses.replace(source(BASE), title_slug=("Another title", "another-title"))
+    article, _ = Article.from_source(other, config)
+    assert article is not None and article.slug == "ship-runs-aground"
+    empty = dataclasses.replace(source(BASE), title_slug=("Ship runs aground", ""))
+    assert Article.from_source(empty, config)[0] is None  # as when slugify makes nothing
+
+
 def test_with_body_is_the_article_init_would_make(config: Config) -> None:
     article = ok(config, BASE + "tags: [a, b]\nauthor: Amira Haddad\ntopic: world\n")
     rendered = article.with_body(RenderedBody("<p>Body.</p>", "Body.", 3))

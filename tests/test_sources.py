@@ -8,6 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import slugify
+from hypothesis import given
+from hypothesis import strategies as st
 
 import generator
 from generator import sources
@@ -253,13 +256,34 @@ def test_sources_carry_their_path_and_the_digest_of_their_bytes(tmp_path: Path,
         assert Path(source.path) == site / source.rel
 
 
-@pytest.mark.parametrize("change", ["version", "code"])
+def test_the_cache_keeps_ascii_titles_slugs(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "a": (article("  Ship  runs\n aground "), "Body."), "b": (article("Café"), "Body."),
+        "c": (article(2026), "Body."), "d": ({"date": "2026-11-24"}, "Body.")})
+    fresh = {s.rel: s.title_slug for s in read_content(site, use_cache=True)[0].articles}
+    warm = {s.rel: s.title_slug for s in read_content(site, use_cache=True)[0].articles}
+    assert fresh == warm == {"content/a.md": ("Ship runs aground", "ship-runs-aground"),
+                             "content/b.md": None, "content/c.md": ("2026", "2026"),
+                             "content/d.md": None}
+    assert all(s.title_slug is None for s in read_content(site)[0].articles)  # no cache
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=200))
+def test_every_ascii_titles_cached_slug_is_accepted_back(title: str) -> None:
+    memo = sources.title_memo({"title": title})
+    if memo is not None:
+        assert sources._memo(list(memo)) == memo
+
+
+@pytest.mark.parametrize("change", ["version", "code", "slugify"])
 def test_changed_parsing_code_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      change: str) -> None:
     site = make_site(tmp_path / "site", articles=CACHED)
     read_content(site, use_cache=True)
     if change == "version":
         monkeypatch.setattr(generator, "__version__", "999.0")
+    elif change == "slugify":  # the entries keep titles' slugs
+        monkeypatch.setattr(slugify, "__version__", "999.0")
     else:  # an edited sources.py
         code = tmp_path / "sources.py"
         code.write_bytes(Path(sources.__file__).read_bytes() + b"\n# edited\n")
@@ -305,6 +329,11 @@ def test_problems_and_odd_files_are_the_same_from_the_cache(
 @pytest.mark.parametrize("value", [
     "not json", "[]", "[[], null]", "[[[1, \"m\", \"fatal\"]], null]", "[[], [[], 0, 1]]",
     "[[], [{}, \"9\", \"x\"]]", "[[], [{}, 99999, 1]]", "{\"a\": 1, \"b\": 2}",
+    "[[], [[], 0, 1], null]", "[[], [{}, \"9\", \"x\"], null]", "[[], [{}, 99999, 1], null]",
+    # a title's slug that is not one slugify makes of an ASCII title
+    "[[], [{}, 0, 1], [\"A\", \"Not a slug\"]]", "[[], [{}, 0, 1], [\"A\"]]",
+    "[[], [{}, 0, 1], [\"\\u00c9t\\u00e9\", \"ete\"]]", "[[], [{}, 0, 1], [\"A\", 1]]",
+    "[[], [{}, 0, 1], [\"A\", \"a--b\"]]", "[[], [{}, 0, 1], {\"A\": \"a\"}]",
 ])
 def test_malformed_entries_are_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             value: str) -> None:
