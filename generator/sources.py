@@ -479,6 +479,7 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
 # keys that are not text) is simply not cached.
 
 ENTRY_FORMAT = "briefing-source-entry/2"
+_JSON = json.JSONDecoder()
 
 
 def parse_digest() -> bytes | None:
@@ -597,9 +598,12 @@ def decode_entry(value: str, path: str | Path, rel: str, raw: bytes, digest: byt
                  ) -> tuple[Source | None, list[Problem]] | None:
     """A cached parse of `raw`, or None when the text is not a well-formed entry; `digest` is
     kept as the Source's."""
-    head, _, lines = value.partition("\n")
     try:
-        entry = json.loads(head)
+        # The first part read in place: no copy of it, no whitespace scans around it.
+        entry, end = _JSON.raw_decode(value)
+        if value[end:end + 1] not in ("\n", ""):
+            return None
+        lines = value[end + 1:]
         if type(entry) is not list or len(entry) != 3 or type(entry[0]) is not list:
             return None
         problems = [_problem(rel, item) for item in entry[0]]
