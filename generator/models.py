@@ -309,13 +309,18 @@ class _FieldChecker:
             translation=translation, lead=self.boolean("lead"), priority=priority,
             corrections=self.corrections(published), draft=self.boolean("draft"),
         )
-        if any(p.is_error for p in self.problems) or published is None or not slug:
+        if (self.problems and any(p.is_error for p in self.problems)) or published is None \
+                or not slug:
             return None
         local = published.astimezone(self.config.tz)
         url = permalink_for(self.config.permalink, local, slug, topic)
-        return Article(path=self.source.rel, title=title, date=published, slug=slug, url=url,
-                       body=self.source.body, body_line=self.source.body_line, updated=updated,
-                       **fields)
+        # Article(...) without the frozen __init__'s object.__setattr__ per field (every article
+        # of every build): every field, in the order __init__ sets them (tested).
+        article = object.__new__(Article)
+        article.__dict__.update(path=self.source.rel, title=title, date=published, slug=slug,
+                                url=url, body=self.source.body, body_line=self.source.body_line,
+                                updated=updated, **fields, html="", words=0)
+        return article
 
     def summary(self) -> str:
         summary = self.text("summary")

@@ -154,6 +154,21 @@ def test_a_cached_title_slug_is_used_only_for_its_own_title(config: Config) -> N
     assert Article.from_source(empty, config)[0] is None  # as when slugify makes nothing
 
 
+@pytest.mark.parametrize("front", [
+    BASE, BASE + "tags: [a, b]\nauthor: [Amira Haddad, Sam Lee]\ntopic: world\nlead: true\n"
+    "priority: 2\nupdated: 2026-11-24T09:00:00Z\nimage: {src: /images/a.jpg, alt: A}\n"
+    "source: {name: Wire, url: 'https://wire.example/'}\ntranslation: human\n"
+    "corrections: [{date: 2026-11-24T10:00:00Z, text: Fixed.}]\nstandfirst: S\nsummary: Sum\n"
+    "location: Here\ndraft: true\nslug: my-slug\n",
+])
+def test_a_checked_article_is_the_one_init_would_make(config: Config, front: str) -> None:
+    article = ok(config, front)
+    made = Article(**{f.name: getattr(article, f.name) for f in dataclasses.fields(Article)})
+    assert article == made and hash(article) == hash(made)
+    assert list(vars(article).items()) == list(vars(made).items())
+    assert pickle.dumps(article) == pickle.dumps(made)
+
+
 def test_with_body_is_the_article_init_would_make(config: Config) -> None:
     article = ok(config, BASE + "tags: [a, b]\nauthor: Amira Haddad\ntopic: world\n")
     rendered = article.with_body(RenderedBody("<p>Body.</p>", "Body.", 3))
