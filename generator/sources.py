@@ -441,7 +441,9 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
     try:
         for name, inner in _walk_content(content_dir, skipped):
             rel = f"content/{inner}"
-            if os.path.splitext(inner)[1].lower() not in (".md", ".markdown"):
+            # A name ending in .md has that extension (the walk skips names starting with '.').
+            if not inner.endswith(".md") and os.path.splitext(inner)[1].lower() not in (
+                    ".md", ".markdown"):
                 assets.append((Path(name), inner))
                 continue
             raw, found = read_bytes(name, rel, MAX_TEXT_BYTES)

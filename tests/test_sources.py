@@ -19,7 +19,7 @@ from generator.cache import CACHE_DIR, SOURCE_CACHE_FILE
 from generator.errors import BuildError
 from generator.pipeline import check
 from generator.sources import load_yaml, parse_source, read_content
-from tests.conftest import NOW, article, build_site, make_site
+from tests.conftest import NOW, article, build_site, front_matter_text, make_site
 
 GOOD = "---\ntitle: A story\ndate: 2026-11-24\n---\n\nBody text.\n"
 
@@ -254,6 +254,19 @@ def test_sources_carry_their_path_and_the_digest_of_their_bytes(tmp_path: Path,
         raw = (site / source.rel).read_bytes()
         assert source.raw == raw and source.digest == hashlib.sha256(raw).digest()
         assert Path(source.path) == site / source.rel
+
+
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_markdown_files_are_told_by_their_extension_in_any_case(tmp_path: Path,
+                                                                 use_cache: bool) -> None:
+    text = front_matter_text(article("A"), "Body.")
+    names = ["a.md", "b.MD", "c.markdown", "d.MarkDown", "e.md.txt", "f.mdx", "g.md~", ".h.md",
+             "i", "j.m", "k.tar.md", "md"]
+    site = make_site(tmp_path / "site", files={f"content/{name}": text for name in names})
+    content, _ = read_content(site, use_cache=use_cache)
+    assert [s.rel for s in content.articles] == [
+        f"content/{name}" for name in ("a.md", "b.MD", "c.markdown", "d.MarkDown", "k.tar.md")]
+    assert [rel for _, rel in content.assets] == ["e.md.txt", "f.mdx", "i", "j.m", "md"]
 
 
 def test_the_cache_keeps_ascii_titles_slugs(tmp_path: Path) -> None:
