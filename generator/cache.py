@@ -96,6 +96,9 @@ class _KeyedCache(Generic[V]):
         self._db = (_open_database(path, self.TABLE, self.COLUMNS, self.FORMAT)
                     if path is not None else None)
         self._stored: dict[str, V] | None = None
+        # Every row's key as `_load` found them (malformed rows' too), so that `save` need
+        # not read them again; None when not loaded.
+        self._keys: list[object] | None = None
         self._new: dict[str, V] = {}
         self._used: set[str] = set()
 
@@ -116,6 +119,8 @@ class _KeyedCache(Generic[V]):
                     rows = self._db.execute(f"SELECT key, {names} FROM {self.TABLE}").fetchall()
                 except sqlite3.Error:
                     rows = []
+                else:
+                    self._keys = [row[0] for row in rows]
                 for key, *row in rows:
                     value = self._decode(tuple(row)) if isinstance(key, str) else None
                     if value is not None:
@@ -126,7 +131,9 @@ class _KeyedCache(Generic[V]):
         """The stored value for `key`, if there is a well-formed one."""
         self._used.add(key)
         value = self._new.get(key)
-        return value if value is not None else self._load().get(key)
+        if value is not None:
+            return value
+        return (self._stored if self._stored is not None else self._load()).get(key)
 
     def put(self, key: str, value: V) -> None:
         """Remember a new value (saved by `save`)."""
@@ -138,10 +145,12 @@ class _KeyedCache(Generic[V]):
         failures are ignored."""
         if self._db is None:
             return
-        try:
-            keys = [row[0] for row in self._db.execute(f"SELECT key FROM {self.TABLE}")]
-        except sqlite3.Error:
-            keys = []
+        keys = self._keys
+        if keys is None:
+            try:
+                keys = [row[0] for row in self._db.execute(f"SELECT key FROM {self.TABLE}")]
+            except sqlite3.Error:
+                keys = []
         stale = [(key,) for key in keys if key not in self._used]
         if self._new or stale:
             marks = ", ".join("?" * (1 + len(self.COLUMNS.split(","))))
@@ -156,7 +165,7 @@ class _KeyedCache(Generic[V]):
                     self._db.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-        self._stored = None
+        self._stored = self._keys = None
         self._new.clear()
 
     def close(self) -> None:

@@ -108,12 +108,24 @@ def test_bodies_are_read_in_one_query_and_the_unused_dropped(tmp_path: Path) -> 
     assert (stats.rendered, stats.cached) == (0, 3) and again == first[1:4]
     assert [s for s in statements if s.startswith("SELECT")] == [
         "SELECT key, html, first, words FROM bodies"]
-    cache.save()
+    cache.save()  # the stale keys are known from that one query
+    assert [s for s in statements if s.startswith("SELECT")] == [
+        "SELECT key, html, first, words FROM bodies"]
     cache.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 3
     _, stats = _render(RenderCache(path), items)
     assert (stats.rendered, stats.cached) == (2, 3)
+
+
+def test_a_cache_saved_without_a_lookup_drops_every_row(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path))
+    cache = RenderCache(path)
+    cache.save()
+    cache.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 0
 
 
 def test_malformed_rows_are_dropped_when_saved(tmp_path: Path) -> None:
