@@ -103,6 +103,15 @@ def article(title: str, date: str = "2026-11-24T08:00:00+00:00", **fields: Any
     return {"title": title, "date": date, **fields}
 
 
+def three_stories(root: Path) -> Path:
+    """A site with three short stories over three days (one tagged), for cache and rebuild
+    tests."""
+    return make_site(root, articles={
+        "one": (article("One", tags=["alpha"]), "First story body."),
+        "two": (article("Two", "2026-11-23T08:00:00+00:00"), "Second story body."),
+        "three": (article("Three", "2026-11-22T08:00:00+00:00"), "Third story body.")})
+
+
 def parse_html(path: Path) -> lxml.html.HtmlElement:
     """Parse an output HTML file with a real HTML parser."""
     return lxml.html.fromstring(path.read_bytes())

@@ -17,7 +17,7 @@ from generator.cache import (
     render_bodies,
 )
 from generator.markup import MarkdownSettings, render_markdown
-from tests.conftest import article, build_site, make_site, parse_html
+from tests.conftest import build_site, parse_html, three_stories
 
 SETTINGS = MarkdownSettings(("tables", "footnotes"))
 ITEMS = [(b"file one", "First *story*.\n\nSecond paragraph."), (b"file two", "Another one.")]
@@ -149,10 +149,7 @@ def test_parallel_render_equals_serial(tmp_path: Path) -> None:
 
 
 def _site(tmp_path: Path) -> Path:
-    return make_site(tmp_path / "site", articles={
-        "one": (article("One", tags=["alpha"]), "First story body."),
-        "two": (article("Two", "2026-11-23T08:00:00+00:00"), "Second story body."),
-        "three": (article("Three", "2026-11-22T08:00:00+00:00"), "Third story body.")})
+    return three_stories(tmp_path / "site")
 
 
 def test_build_reuses_bodies_and_counts_them(tmp_path: Path) -> None:

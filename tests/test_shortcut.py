@@ -16,14 +16,11 @@ import generator
 from generator import cache, shortcut
 from generator.errors import BuildError
 from generator.shortcut import BuildRecord, clock_interval, input_fingerprint
-from tests.conftest import article, build_site, make_site
+from tests.conftest import article, build_site, make_site, three_stories
 
 
 def _site(tmp_path: Path) -> Path:
-    return make_site(tmp_path / "site", articles={
-        "one": (article("One", tags=["alpha"]), "First story body."),
-        "two": (article("Two", "2026-11-23T08:00:00+00:00"), "Second story body."),
-        "three": (article("Three", "2026-11-22T08:00:00+00:00"), "Third story body.")})
+    return three_stories(tmp_path / "site")
 
 
 def test_no_change_rebuild_stops_early(tmp_path: Path) -> None:
