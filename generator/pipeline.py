@@ -24,7 +24,7 @@ from generator.markup import MarkdownSettings, MarkupError, render_inline, rende
 from generator.models import Article, EditionNote
 from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import output_path, page_jobs, static_files
-from generator.shortcut import BuildRecord, clock_interval, manifest_digest
+from generator.shortcut import BuildRecord, clock_interval, manifest_digest, zone_source
 from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, file_digest, read_content
 from generator.theme import layout_dirs
@@ -134,7 +134,8 @@ def record_build(fingerprint: str, now: datetime, dates: list[datetime], config:
     summary = {"articles": report.articles, "pages": report.pages,
                "files": report.written + report.unchanged,
                "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
-    record = BuildRecord(fingerprint, now, start, end, digest, summary, config.timezone)
+    record = BuildRecord(fingerprint, now, start, end, digest, summary, config.timezone,
+                         zone_source(config.timezone))
     record.save(BuildRecord.path_for(config.root, report.output_dir))
 
 

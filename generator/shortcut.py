@@ -19,15 +19,17 @@ import json
 import os
 import re
 import sys
+import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from stat import S_ISREG
 
 import generator
 from generator.write import file_digest, output_unchanged
 
-RECORD_FORMAT = "briefing-build-record/2"
+RECORD_FORMAT = "briefing-build-record/3"
 # The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
 # render cache and with it Markdown).
 CACHE_DIR = ".cache"
@@ -127,6 +129,23 @@ def _installed(module: str) -> str:
         return f"{module} {package} unreadable"
 
 
+def zone_source(name: str) -> str:
+    """Which file the time zone `name` is read from, with its size and mtime: the first match
+    on `zoneinfo.TZPATH` (the system's zone files), as zoneinfo looks, else the tzdata package.
+    A time zone database update can move a zone's offsets, and with them the dates and edition
+    days a build prints, without any input of the site changing."""
+    if name and not name.startswith(("/", ".")) and ".." not in name.split("/"):
+        for folder in zoneinfo.TZPATH:
+            path = os.path.join(folder, name)
+            try:
+                found = os.stat(path)
+            except (OSError, ValueError):
+                continue
+            if S_ISREG(found.st_mode):
+                return f"{path} {found.st_size} {found.st_mtime_ns}"
+    return f"{name} from {_installed('tzdata')}"
+
+
 def clock_interval(moments: Iterable[datetime], now: datetime, tz: tzinfo,
                    windows: Sequence[timedelta]) -> tuple[datetime, datetime]:
     """The open stretch of time around `now` in which no article is published and no window or
@@ -158,6 +177,7 @@ class BuildRecord:
     manifest_digest: str
     report: dict
     timezone: str  # the site's, for a clock given without an offset
+    zone: str = ""  # where that zone's rules were read from (`zone_source`)
 
     @staticmethod
     def path_for(site_dir: Path, output_dir: Path) -> Path:
@@ -172,7 +192,7 @@ class BuildRecord:
                 "valid_from": self.valid_from.isoformat(),
                 "valid_until": self.valid_until.isoformat(),
                 "manifest": self.manifest_digest, "report": self.report,
-                "timezone": self.timezone}
+                "timezone": self.timezone, "zone": self.zone}
         # Not imported at the top: the render cache brings Markdown, which a rebuild with
         # nothing to do does not need; a record is saved after a full build, which has it.
         from generator.cache import ignore_in_git
@@ -196,7 +216,7 @@ class BuildRecord:
             return cls(str(data["fingerprint"]), datetime.fromisoformat(data["now"]),
                        datetime.fromisoformat(data["valid_from"]),
                        datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
-                       data["report"], str(data["timezone"]))
+                       data["report"], str(data["timezone"]), str(data["zone"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

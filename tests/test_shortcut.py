@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -300,3 +302,29 @@ def test_record_of_another_format_or_zone_is_not_trusted(tmp_path: Path, damage:
     report = build_site(site)
     assert not report.up_to_date
     assert build_site(site).up_to_date
+
+
+def test_a_time_zone_database_update_is_not_up_to_date(tmp_path: Path) -> None:
+    """The zone's rules come from a file outside the site (the system's or tzdata's): when it
+    changes, offsets and so printed dates may change, and the rebuild is a real one."""
+    source = shortcut.zone_source("UTC").split(" ")[0]
+    zones = tmp_path / "zoneinfo"
+    zones.mkdir()
+    if Path(source).is_file():
+        shutil.copyfile(source, zones / "UTC")
+    else:  # no system zone files: tzdata's
+        import tzdata  # type: ignore[import-not-found]
+        shutil.copyfile(Path(tzdata.__file__).parent / "zoneinfo" / "UTC", zones / "UTC")
+    zoneinfo.reset_tzpath([str(zones)])
+    try:
+        zoneinfo.ZoneInfo.clear_cache()
+        site = _site(tmp_path)
+        build_site(site)
+        assert build_site(site).up_to_date
+        stat = (zones / "UTC").stat()
+        os.utime(zones / "UTC", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert not build_site(site).up_to_date
+        assert build_site(site).up_to_date
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
