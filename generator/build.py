@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
-from generator.shortcut import BuildRecord, input_fingerprint, zone_source
+from generator.shortcut import BuildRecord, input_fingerprint, outside_inputs
 from generator.theme import layout_dirs
 from generator.write import check_output_dir
 
@@ -105,8 +105,8 @@ def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: str | None,
         tz = ZoneInfo(record.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    if record.zone != zone_source(record.timezone):
-        return None  # the zone's rules were updated: dates may print differently
+    if list(record.outside) != outside_inputs(record.timezone, record.packages):
+        return None  # the zone's rules or an extension's package changed
     if not record.matches(fingerprint, build_clock(options.now, tz), output_dir):
         return None
     report = report_from_record(record, output_dir, time.perf_counter() - started)

@@ -33,6 +33,7 @@ from typing import Generic, TypeVar
 import generator
 from generator import markup
 from generator.markup import MarkdownSettings, RenderedBody, render_markdown
+from generator.shortcut import installed_package
 
 CACHE_DIR = ".cache"
 CACHE_FILE = "render.sqlite3"
@@ -54,6 +55,15 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
+def _package_version(top: str) -> str:
+    """The versions of the distributions that install the top-level package `top`, and where
+    it is and when its folder (or file) last changed: a site's own extension module has no
+    distribution to ask."""
+    names = metadata.packages_distributions().get(top, [])
+    versions = ",".join(f"{name} {_version(name)}" for name in sorted(names))
+    return f"{versions or 'no distribution'}; {installed_package(top)}"
+
+
 def settings_digest(settings: MarkdownSettings) -> str:
     """A digest of everything besides the file's bytes that decides a rendered body."""
     parts = {
@@ -62,6 +72,8 @@ def settings_digest(settings: MarkdownSettings) -> str:
         "python": sys.version,
         "markdown": _version("markdown"),
         "nh3": _version("nh3"),
+        "extensions": {top: _package_version(top)
+                       for top in markup.extension_packages(settings.extensions)},
         "tags": sorted(markup.ALLOWED_TAGS),
         "attributes": {k: sorted(v) for k, v in markup.ALLOWED_ATTRIBUTES.items()},
         "schemes": sorted(markup.URL_SCHEMES),

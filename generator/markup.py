@@ -57,6 +57,36 @@ class MarkdownSettings:
                    unsafe)
 
 
+# Python-Markdown's own extensions, by the short names it knows them by.
+_BUILT_IN = frozenset(("abbr", "admonition", "attr_list", "codehilite", "def_list", "extra",
+                       "fenced_code", "footnotes", "legacy_attrs", "legacy_em", "md_in_html",
+                       "meta", "nl2br", "sane_lists", "smarty", "tables", "toc", "wikilinks"))
+
+
+def extension_packages(extensions: tuple[str, ...]) -> tuple[str, ...]:
+    """The top-level packages besides Python-Markdown whose code the named extensions run (a
+    third-party extension's own package; Pygments for codehilite), found as Python-Markdown
+    finds them: a registered short name, else a module path. Their versions decide the HTML as
+    much as Python-Markdown's does."""
+    found = set()
+    registered: dict[str, str] | None = None
+    for name in extensions:
+        if name in _BUILT_IN or name.startswith("markdown.extensions."):
+            module = f"markdown.extensions.{name.rpartition('.')[2]}"
+        else:
+            if registered is None:  # reads every installed package's metadata: only if needed
+                from importlib.metadata import entry_points
+                registered = {ep.name: ep.value.partition(":")[0]
+                              for ep in entry_points(group="markdown.extensions")}
+            module = registered.get(name, name.partition(":")[0])
+        if module == "markdown.extensions.codehilite":
+            found.add("pygments")  # highlights with it when it is installed
+        top = module.split(".")[0]
+        if top not in ("markdown", "generator"):
+            found.add(top)
+    return tuple(sorted(found))
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))

@@ -20,11 +20,17 @@ from generator.config import Config, load_config
 from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.links import SourceText, check_links
-from generator.markup import MarkdownSettings, MarkupError, render_inline, render_markdown
+from generator.markup import (
+    MarkdownSettings,
+    MarkupError,
+    extension_packages,
+    render_inline,
+    render_markdown,
+)
 from generator.models import Article, EditionNote
 from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import output_path, page_jobs, static_files
-from generator.shortcut import BuildRecord, clock_interval, manifest_digest, zone_source
+from generator.shortcut import BuildRecord, clock_interval, manifest_digest, outside_inputs
 from generator.site import Site, build_site_model, link_content
 from generator.sources import Source, file_digest, read_content
 from generator.theme import layout_dirs
@@ -134,8 +140,9 @@ def record_build(fingerprint: str, now: datetime, dates: list[datetime], config:
     summary = {"articles": report.articles, "pages": report.pages,
                "files": report.written + report.unchanged,
                "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
+    packages = extension_packages(config.markdown_extensions)
     record = BuildRecord(fingerprint, now, start, end, digest, summary, config.timezone,
-                         zone_source(config.timezone))
+                         packages, tuple(outside_inputs(config.timezone, packages)))
     record.save(BuildRecord.path_for(config.root, report.output_dir))
 
 

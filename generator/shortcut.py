@@ -87,7 +87,7 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     digest = hashlib.blake2b(digest_size=20)
     lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
              repr(options)]
-    lines += [_installed(name) for name in DEPENDENCIES]
+    lines += [installed_package(name) for name in DEPENDENCIES]
     # The code's bytecode is left out: Python checks it against the sources, and it is written
     # as modules are first imported, after this (the pipeline's only when there is work to do).
     _stat_lines(Path(generator.__file__).parent, lines, "generator", skip=("__pycache__",))
@@ -109,7 +109,7 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     return digest.hexdigest()
 
 
-def _installed(module: str) -> str:
+def installed_package(module: str) -> str:
     """Where a package is imported from, and its folder's mtime: installing, upgrading or
     removing a package replaces the files in that folder (or the folder), which changes it.
     Asking importlib.metadata for the version would mean importing it: tens of milliseconds,
@@ -143,7 +143,14 @@ def zone_source(name: str) -> str:
                 continue
             if S_ISREG(found.st_mode):
                 return f"{path} {found.st_size} {found.st_mtime_ns}"
-    return f"{name} from {_installed('tzdata')}"
+    return f"{name} from {installed_package('tzdata')}"
+
+
+def outside_inputs(timezone: str, packages: Sequence[str]) -> list[str]:
+    """What a build's output depends on outside the site that only its config names: the
+    file the time zone's rules come from, and the folders of the packages its Markdown
+    extensions run (`markup.extension_packages`)."""
+    return [zone_source(timezone), *(installed_package(name) for name in packages)]
 
 
 def clock_interval(moments: Iterable[datetime], now: datetime, tz: tzinfo,
@@ -177,7 +184,8 @@ class BuildRecord:
     manifest_digest: str
     report: dict
     timezone: str  # the site's, for a clock given without an offset
-    zone: str = ""  # where that zone's rules were read from (`zone_source`)
+    packages: tuple[str, ...] = ()  # the Markdown extensions' packages besides Markdown's own
+    outside: tuple[str, ...] = ()   # `outside_inputs(timezone, packages)` when it was built
 
     @staticmethod
     def path_for(site_dir: Path, output_dir: Path) -> Path:
@@ -192,7 +200,8 @@ class BuildRecord:
                 "valid_from": self.valid_from.isoformat(),
                 "valid_until": self.valid_until.isoformat(),
                 "manifest": self.manifest_digest, "report": self.report,
-                "timezone": self.timezone, "zone": self.zone}
+                "timezone": self.timezone, "packages": list(self.packages),
+                "outside": list(self.outside)}
         # Not imported at the top: the render cache brings Markdown, which a rebuild with
         # nothing to do does not need; a record is saved after a full build, which has it.
         from generator.cache import ignore_in_git
@@ -216,7 +225,9 @@ class BuildRecord:
             return cls(str(data["fingerprint"]), datetime.fromisoformat(data["now"]),
                        datetime.fromisoformat(data["valid_from"]),
                        datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
-                       data["report"], str(data["timezone"]), str(data["zone"]))
+                       data["report"], str(data["timezone"]),
+                       tuple(str(name) for name in data["packages"]),
+                       tuple(str(line) for line in data["outside"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 

@@ -246,3 +246,56 @@ def test_foreign_source_cache_is_not_trusted(tmp_path: Path) -> None:
     db.commit()
     db.close()
     assert SourceCache(path).get("one") is None  # rows without a format are not ours
+
+
+EXTENSION = '''
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
+
+
+class Mark(Preprocessor):
+    def run(self, lines):
+        return [line.replace("MARK", "{word}") for line in lines]
+
+
+class MarkExtension(Extension):
+    def extendMarkdown(self, md):
+        md.preprocessors.register(Mark(md), "mark", 30)
+
+
+def makeExtension(**kwargs):
+    return MarkExtension(**kwargs)
+'''
+
+
+def test_an_updated_extension_renders_bodies_again(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Markdown extension outside Python-Markdown (here the site's own module) decides the
+    HTML too: when its file changes, cached bodies are not reused and the rebuild is not
+    taken for up to date, though no file of the site changed."""
+    import os
+    import sys
+
+    from generator import markup
+    from tests.conftest import make_site
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    module = modules / "briefing_mark_extension.py"
+    module.write_text(EXTENSION.format(word="first"), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(modules))
+    site = make_site(tmp_path / "site", config={"markdown": {"extensions": [
+        "tables", "briefing_mark_extension"]}}, articles={
+        "one": ({"title": "One", "date": "2026-11-24T08:00:00+00:00"}, "The MARK word.")})
+    assert build_site(site).rendered == 1
+    assert build_site(site).up_to_date
+    module.write_text(EXTENSION.format(word="second"), encoding="utf-8")
+    stat = module.stat()
+    os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    # A new process would import the new module; this one forgets the old one.
+    monkeypatch.delitem(sys.modules, "briefing_mark_extension")
+    markup._converter.cache_clear()
+    again = build_site(site)
+    assert not again.up_to_date and (again.rendered, again.cached) == (1, 0)
+    page = next((site / "output" / "2026").rglob("index.html"))
+    assert "The second word." in parse_html(page).text_content()

@@ -272,3 +272,13 @@ def test_raw_h1_is_not_on_the_allowlist() -> None:
         render_markdown("<h1>Raw</h1>\n\nText", settings).html, create_parent="div")
     assert tree.find(".//h1") is None
     assert "Raw" in tree.text_content()
+
+
+def test_extension_packages_names_what_extensions_run_besides_markdown() -> None:
+    from generator.markup import extension_packages
+
+    assert extension_packages(DEFAULT_EXTENSIONS) == ()
+    assert extension_packages(("markdown.extensions.toc", "smarty")) == ()
+    assert extension_packages(("codehilite",)) == ("pygments",)
+    assert extension_packages(("mysite.markdown.notes", "other_ext:Thing")) == (
+        "mysite", "other_ext")

@@ -240,7 +240,8 @@ def test_fingerprint_changes_when_a_package_is_reinstalled(tmp_path: Path,
     (package / "__init__.py").write_text("__version__ = '2'\n", encoding="utf-8")
     assert input_fingerprint(site, [], tmp_path / "out", ()) != before
     monkeypatch.setattr(shortcut, "DEPENDENCIES", ("briefing_no_such_package",))
-    assert "briefing_no_such_package not found" in shortcut._installed("briefing_no_such_package")
+    assert "briefing_no_such_package not found" in shortcut.installed_package(
+        "briefing_no_such_package")
 
 
 # Run in a fresh interpreter: a rebuild with nothing to do, then the modules it loaded.
