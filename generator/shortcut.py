@@ -33,8 +33,10 @@ RECORD_FORMAT = "briefing-build-record/3"
 # The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
 # render cache and with it Markdown).
 CACHE_DIR = ".cache"
-# The packages (by import name) whose version changes what a build makes.
-DEPENDENCIES = ("markdown", "nh3", "jinja2", "markupsafe", "babel", "yaml", "slugify")
+# The packages (by import name) whose version changes what a build makes; python-slugify
+# transliterates non-Latin titles with unidecode when installed, else text-unidecode.
+DEPENDENCIES = ("markdown", "nh3", "jinja2", "markupsafe", "babel", "yaml", "slugify",
+                "unidecode", "text_unidecode")
 
 # Output depends on the build's clock only through: which articles are published (their dates),
 # the calendar day in the site's time zone, and windows that end `date + window` after an
