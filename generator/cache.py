@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Self, TypeVar
 
 import generator
 from generator import markup
@@ -48,19 +48,20 @@ CHUNK = 64
 Progress = Callable[[str, int, int], None]
 
 
-def _version(dist: str) -> str:
+def package_version(dist: str) -> str:
+    """An installed distribution's version, or 'unknown'."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "unknown"
 
 
-def _package_version(top: str) -> str:
+def _extension_version(top: str) -> str:
     """The versions of the distributions that install the top-level package `top`, and where
     it is and when its folder (or file) last changed: a site's own extension module has no
     distribution to ask."""
     names = metadata.packages_distributions().get(top, [])
-    versions = ",".join(f"{name} {_version(name)}" for name in sorted(names))
+    versions = ",".join(f"{name} {package_version(name)}" for name in sorted(names))
     return f"{versions or 'no distribution'}; {installed_package(top)}"
 
 
@@ -70,9 +71,9 @@ def settings_digest(settings: MarkdownSettings) -> str:
         "settings": repr(settings),
         "generator": generator.__version__,
         "python": sys.version,
-        "markdown": _version("markdown"),
-        "nh3": _version("nh3"),
-        "extensions": {top: _package_version(top)
+        "markdown": package_version("markdown"),
+        "nh3": package_version("nh3"),
+        "extensions": {top: _extension_version(top)
                        for top in markup.extension_packages(settings.extensions)},
         "tags": sorted(markup.ALLOWED_TAGS),
         "attributes": {k: sorted(v) for k, v in markup.ALLOWED_ATTRIBUTES.items()},
@@ -102,6 +103,17 @@ class _KeyedCache(Generic[V]):
     TABLE = ""
     COLUMNS = ""
     FORMAT = ""
+    FILE = ""  # its name in `<site>/.cache/`
+
+    @classmethod
+    def for_site(cls, site_dir: Path) -> Self:
+        """The cache of a site (`<site>/.cache/<FILE>`)."""
+        return cls(site_dir / CACHE_DIR / cls.FILE)
+
+    @classmethod
+    def disabled(cls) -> Self:
+        """A cache that never hits and stores nothing."""
+        return cls(None)
 
     def __init__(self, path: Path | None):
         self.path = path
@@ -194,16 +206,7 @@ class RenderCache(_KeyedCache[RenderedBody]):
     TABLE = "bodies"
     COLUMNS = "html TEXT, first TEXT, words INTEGER"
     FORMAT = CACHE_FORMAT
-
-    @classmethod
-    def for_site(cls, site_dir: Path) -> RenderCache:
-        """The cache of a site (`<site>/.cache/render.sqlite3`)."""
-        return cls(site_dir / CACHE_DIR / CACHE_FILE)
-
-    @classmethod
-    def disabled(cls) -> RenderCache:
-        """A cache that never hits and stores nothing."""
-        return cls(None)
+    FILE = CACHE_FILE
 
     def _decode(self, row: tuple) -> RenderedBody | None:
         html, first, words = row
@@ -224,11 +227,7 @@ class SourceCache(_KeyedCache[str]):
     TABLE = "sources"
     COLUMNS = "value TEXT"
     FORMAT = SOURCE_CACHE_FORMAT
-
-    @classmethod
-    def for_site(cls, site_dir: Path) -> SourceCache:
-        """The source cache of a site (`<site>/.cache/sources.sqlite3`)."""
-        return cls(site_dir / CACHE_DIR / SOURCE_CACHE_FILE)
+    FILE = SOURCE_CACHE_FILE
 
     def _decode(self, row: tuple) -> str | None:
         return row[0] if isinstance(row[0], str) else None

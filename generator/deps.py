@@ -29,11 +29,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import generator
+from generator.cache import package_version
 from generator.models import Article
 from generator.render import OutputFile, PageJob
 from generator.site import Edition, Listing, Page, Site
@@ -333,11 +333,8 @@ def code_key(layout_dirs: Iterable[Path], config_bytes: bytes) -> str:
     generator's code, the layouts, config.yaml, and the versions of what renders them."""
     digest = hashlib.blake2b(digest_size=16)
     lines = [PAGES_FORMAT, generator.__version__, sys.version]
-    for dist in ("jinja2", "markupsafe", "babel", "markdown", "nh3"):
-        try:
-            lines.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            lines.append(f"{dist} unknown")
+    lines += [f"{dist} {package_version(dist)}"
+              for dist in ("jinja2", "markupsafe", "babel", "markdown", "nh3")]
     sources = sorted(Path(generator.__file__).parent.glob("*.py"))
     for path in sources:
         digest.update(path.read_bytes())

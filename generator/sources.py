@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 import generator
-from generator.cache import SourceCache
+from generator.cache import SourceCache, package_version
 from generator.errors import Problem, error, warning
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
@@ -510,13 +510,7 @@ def _libyaml_version() -> str:
 def _slugify_version() -> str:
     import slugify  # only where the cache is used: a no-change rebuild never gets here
     version = getattr(slugify, "__version__", None)
-    if isinstance(version, str):
-        return version
-    from importlib import metadata
-    try:
-        return metadata.version("python-slugify")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return version if isinstance(version, str) else package_version("python-slugify")
 
 
 def title_memo(data: Mapping[str, Any]) -> tuple[str, str] | None:
