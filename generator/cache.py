@@ -11,6 +11,12 @@ or written by another program or version is ignored and rebuilt, never trusted.
   bytes and of the code that parses them (see `generator.sources`), so an unchanged file's YAML
   is not parsed again.
 
+- `ArticleCache`: what the article check made of each file (the article before its body is
+  rendered, and its problems), keyed by the file's path and bytes and everything else the
+  check reads (see `generator.models.check_key`).
+- `FileStamps`: each content file's stat identity and the digest of its bytes, so a file
+  whose identity has not changed need not be read again (see `generator.sources`).
+
 The last build's record, which lets a rebuild with nothing to do stop early, is kept here too
 but is `generator.shortcut`'s business.
 """
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Generic, Self, TypeVar
+from typing import Generic, NamedTuple, Self, TypeVar
 
 import generator
 from generator import markup
@@ -40,6 +46,10 @@ CACHE_FILE = "render.sqlite3"
 CACHE_FORMAT = "briefing-render-cache/1"
 SOURCE_CACHE_FILE = "sources.sqlite3"
 SOURCE_CACHE_FORMAT = "briefing-source-cache/1"
+ARTICLE_CACHE_FILE = "articles.sqlite3"
+ARTICLE_CACHE_FORMAT = "briefing-article-cache/1"
+FILE_STAMPS_FILE = "files.sqlite3"
+FILE_STAMPS_FORMAT = "briefing-file-stamps/1"
 # Below this many misses a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
 CHUNK = 64
@@ -159,6 +169,10 @@ class _KeyedCache(Generic[V]):
             return value
         return (self._stored if self._stored is not None else self._load()).get(key)
 
+    def keep(self, key: str) -> None:
+        """Keep the row of `key` (if any) at the next `save` without reading it."""
+        self._used.add(key)
+
     def put(self, key: str, value: V) -> None:
         """Remember a new value (saved by `save`)."""
         self._used.add(key)
@@ -210,8 +224,11 @@ class RenderCache(_KeyedCache[RenderedBody]):
 
     def _decode(self, row: tuple) -> RenderedBody | None:
         html, first, words = row
-        if isinstance(html, str) and isinstance(first, str) and type(words) is int:
-            return RenderedBody(html, first, words)
+        if type(html) is str and type(first) is str and type(words) is int:
+            # RenderedBody(...) without the frozen __init__'s setattr per field (10,000 rows).
+            body = object.__new__(RenderedBody)
+            body.__dict__.update(html=html, first_paragraph=first, words=words)
+            return body
         return None
 
     def _encode(self, value: RenderedBody) -> tuple:
@@ -234,6 +251,57 @@ class SourceCache(_KeyedCache[str]):
 
     def _encode(self, value: str) -> tuple:
         return (value,)
+
+
+class ArticleCache(_KeyedCache[str]):
+    """Checked articles, as JSON text by key (`<site>/.cache/articles.sqlite3`): what the
+    article check made of a file's front matter. What a value means and what its key is made
+    of is `generator.models`' business."""
+
+    TABLE = "articles"
+    COLUMNS = "value TEXT"
+    FORMAT = ARTICLE_CACHE_FORMAT
+    FILE = ARTICLE_CACHE_FILE
+
+    def _decode(self, row: tuple) -> str | None:
+        return row[0] if isinstance(row[0], str) else None
+
+    def _encode(self, value: str) -> tuple:
+        return (value,)
+
+
+# A content file's stat identity: size, mtime_ns, ctime_ns, inode, device.
+Stamp = tuple[int, int, int, int, int]
+
+
+class FileStamp(NamedTuple):
+    """What a content file's stat said when it was last read, the SHA-256 of the bytes read
+    then, and when (wall clock, ns, taken before the stat) that was."""
+
+    stamp: Stamp
+    digest: bytes
+    recorded_ns: int
+
+
+class FileStamps(_KeyedCache[FileStamp]):
+    """Content files' stat identities and digests by path inside the site
+    (`<site>/.cache/files.sqlite3`): see `generator.sources.read_content`."""
+
+    TABLE = "files"
+    COLUMNS = ("size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, "
+               "device INTEGER, digest BLOB, recorded_ns INTEGER")
+    FORMAT = FILE_STAMPS_FORMAT
+    FILE = FILE_STAMPS_FILE
+
+    def _decode(self, row: tuple) -> FileStamp | None:
+        *stamp, digest, recorded = row
+        if (all(type(item) is int for item in stamp) and type(recorded) is int
+                and type(digest) is bytes and len(digest) == 32):
+            return FileStamp(tuple(stamp), digest, recorded)  # type: ignore[arg-type]
+        return None
+
+    def _encode(self, value: FileStamp) -> tuple:
+        return (*value.stamp, value.digest, value.recorded_ns)
 
 
 def _connect(path: Path, table: str, columns: str, format_marker: str) -> sqlite3.Connection:
@@ -296,11 +364,16 @@ def _render_chunk(texts: Sequence[str], settings: MarkdownSettings) -> list[Rend
     return [render_markdown(text, settings) for text in texts]
 
 
-def render_bodies(items: Sequence[tuple[bytes, str]], settings: MarkdownSettings,
+# An article's Markdown, or a function that gives it (called only when the body is rendered).
+Markdown = str | Callable[[], str]
+
+
+def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSettings,
                   cache: RenderCache, jobs: int = 1, progress: Progress | None = None
                   ) -> tuple[list[RenderedBody], RenderStats]:
     """Render (file key, Markdown) pairs, from the cache where possible, in `jobs` processes
-    (the file key: the digest of the article file's bytes, see `body_key`).
+    (the file key: the digest of the article file's bytes, see `body_key`; the Markdown may
+    be a function, called only for a body the cache does not hold).
 
     The result is the same, in the same order, whatever `jobs` is."""
     settings_key = settings_digest(settings)
@@ -321,9 +394,9 @@ def render_bodies(items: Sequence[tuple[bytes, str]], settings: MarkdownSettings
     return [b for b in bodies if b is not None], RenderStats(len(missing), total - len(missing))
 
 
-def _map_chunks(chunks: list[list[int]], items: Sequence[tuple[bytes, str]],
+def _map_chunks(chunks: list[list[int]], items: Sequence[tuple[bytes, Markdown]],
                 settings: MarkdownSettings, jobs: int) -> Iterable[list[RenderedBody]]:
-    texts = ([items[i][1] for i in chunk] for chunk in chunks)
+    texts = ([_markdown(items[i][1]) for i in chunk] for chunk in chunks)
     count = sum(len(c) for c in chunks)
     if jobs <= 1 or count < PARALLEL_THRESHOLD:
         for batch in texts:
@@ -332,6 +405,10 @@ def _map_chunks(chunks: list[list[int]], items: Sequence[tuple[bytes, str]],
     context = get_context("fork") if "fork" in _start_methods() else None
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
         yield from pool.map(_render_chunk, texts, [settings] * len(chunks))
+
+
+def _markdown(text: Markdown) -> str:
+    return text if isinstance(text, str) else text()
 
 
 def _start_methods() -> list[str]:

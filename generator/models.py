@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
+import json
+import os
 import re
 import reprlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date as Date
-from datetime import datetime, time
-from pathlib import PurePosixPath
+from datetime import datetime, time, timezone
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from slugify import slugify
 
+from generator.cache import ArticleCache
 from generator.config import Config, Topic
 from generator.errors import Problem, error, warning
 from generator.markup import RenderedBody, cut_at_word
-from generator.sources import Source
+from generator.sources import Source, UnreadSource
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Tag and author names repeat across a site's articles: make each one's slug once.
@@ -238,6 +243,11 @@ class _FieldChecker:
         self.config = config
         self.meta: dict[str, Any] = source.meta.data
         self.problems: list[Problem] = []
+        # What the article cache keeps besides the article (see `encode_checked`): each kept
+        # tag's name as written, each author's name, and each local image file looked for.
+        self.tag_names: list[str] = []
+        self.author_names: list[str] = []
+        self.images: list[tuple[str, bool]] = []
 
     def line(self, *path: str | int) -> int | None:
         return self.source.meta.line_of(*path, default=1)
@@ -375,15 +385,9 @@ class _FieldChecker:
             if not isinstance(name, str) or not name.strip():
                 self.fail("each author must be a name", "author", index)
                 continue
-            authors.append(self.author(" ".join(name.split())))
+            self.author_names.append(" ".join(name.split()))
+            authors.append(_author(self.config, self.author_names[-1]))
         return tuple(authors)
-
-    def author(self, name: str) -> Author:
-        folded = name.casefold()
-        for profile in self.config.authors.values():
-            if folded in (profile.slug, profile.name.casefold()):
-                return Author(profile.slug, profile.name, profile.bio, profile.url)
-        return _byline(name)
 
     def tags(self) -> tuple[Tag, ...]:
         value = self.meta.get("tags")
@@ -402,7 +406,9 @@ class _FieldChecker:
             if tag is None:
                 self.fail(f"tag {_shown(name)} must be a word or phrase", "tags", index)
                 continue
-            tags.setdefault(tag.slug, tag)
+            if tag.slug not in tags:
+                tags[tag.slug] = tag
+                self.tag_names.append(name)
         return tuple(tags.values())
 
     def image(self) -> Image | None:
@@ -451,8 +457,9 @@ class _FieldChecker:
             self.fail(f"'image.src' must not leave the site with '..': {_shown(src)}",
                       "image", "src")
             return ""
-        local = self.config.root / "content" / path.relative_to("/")
-        if not local.is_file():
+        exists = _image_file(self.config, str(path)).is_file()
+        self.images.append((str(path), exists))
+        if not exists:
             self.warn(f"image file content{path} does not exist", "image", "src")
         return str(path)
 
@@ -494,6 +501,20 @@ class _FieldChecker:
         return tuple(sorted(result, key=lambda c: c.date))
 
 
+def _author(config: Config, name: str) -> Author:
+    """The author of that name: its configured profile, else a byline."""
+    folded = name.casefold()
+    for profile in config.authors.values():
+        if folded in (profile.slug, profile.name.casefold()):
+            return Author(profile.slug, profile.name, profile.bio, profile.url)
+    return _byline(name)
+
+
+def _image_file(config: Config, site_path: str) -> Path:
+    """Where a local image (`/images/a.jpg`) is looked for."""
+    return config.root / "content" / PurePosixPath(site_path).relative_to("/")
+
+
 # Tags and bylines repeat across a site's articles: each name's value is made once a build.
 @functools.lru_cache(maxsize=8192)
 def _tag(name: str) -> Tag | None:
@@ -521,3 +542,246 @@ _REPR.maxother = 80
 def _kind(value: Any) -> str:
     return {bool: "true/false", int: "a number", float: "a number", list: "a list",
             dict: "a mapping", type(None): "empty"}.get(type(value), type(value).__name__)
+
+
+# --- The article cache -----------------------------------------------------------------------
+# What the check makes of a file depends only on its path, its bytes (through their parse),
+# the config, the code and the packages it uses, the time zone's rules and whether the local
+# images it names exist: so a rebuild takes an unchanged file's checked article (before its
+# body is rendered) and problems from `<site>/.cache/articles.sqlite3`, keyed by the path, the
+# bytes' digest and `check_context` of all the rest; the images are looked for again. As with
+# the source cache, an entry is JSON of plain values, checked when it is read, and one that is
+# not well formed is a miss; a value JSON cannot give back exactly is not kept.
+
+CHECK_ENTRY_FORMAT = "briefing-article-entry/1"
+# What the check's slugs depend on besides python-slugify (whose version the parse digest holds).
+_SLUG_PACKAGES = ("slugify", "unidecode", "text_unidecode")
+
+
+def check_context(config: Config) -> bytes:
+    """A digest of everything but a file's path and bytes that decides what the article check
+    makes of it: the parse's digest, this module's, the config's and the errors' code, the
+    whole config, the time zone's rules file and the slug packages' folders (random, so that
+    nothing is reused, when the code cannot be read)."""
+    from generator import config as config_module
+    from generator import errors
+    from generator.shortcut import installed_package, zone_source
+    from generator.sources import parse_digest
+    parts = [CHECK_ENTRY_FORMAT, (parse_digest() or b"").hex(), repr(config),
+             zone_source(config.timezone), *(installed_package(m) for m in _SLUG_PACKAGES)]
+    try:
+        for module in (__file__, config_module.__file__, errors.__file__):
+            parts.append(hashlib.sha256(Path(module).read_bytes()).hexdigest())
+    except OSError:
+        parts.append(os.urandom(16).hex())
+    return hashlib.sha256("\n".join(parts).encode()).digest()
+
+
+def check_key(context: bytes, rel: str, digest: bytes) -> str:
+    """The article cache's key of the file at `rel` whose bytes have the SHA-256 `digest`."""
+    return hashlib.sha256(context + digest + rel.encode()).hexdigest()
+
+
+def check_article(source: Source, config: Config
+                  ) -> tuple[Article | None, list[Problem], str | None]:
+    """`Article.from_source`, and the result as an article cache entry (None when it cannot
+    be kept exactly)."""
+    checker = _FieldChecker(source, config)
+    article = checker.article()
+    return article, checker.problems, encode_checked(article, checker, config.tz)
+
+
+def _encode_when(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """A checked date as text `_decode_when` gives back exactly; '' for None, None when it
+    cannot: 'z' and the local time for one read in the site's zone, 'o' and ISO 8601 with the
+    offset for one with a fixed offset (as `parse_datetime` makes them)."""
+    if value is None:
+        return ""
+    zone = value.tzinfo
+    if value.fold:
+        return None
+    if zone is tz:
+        return "z" + value.replace(tzinfo=None).isoformat()
+    if type(zone) is timezone and zone == timezone(zone.utcoffset(None)) and zone.tzname(
+            None) == timezone(zone.utcoffset(None)).tzname(None):
+        return "o" + value.isoformat()
+    return None
+
+
+def _decode_when(text: str, tz: ZoneInfo) -> datetime | None:
+    """A date `_encode_when` wrote (None for ''); ValueError when the text is not one."""
+    if type(text) is not str:
+        raise ValueError("not a date")
+    if not text:
+        return None
+    value = datetime.fromisoformat(text[1:])
+    if text[0] == "z" and value.tzinfo is None:
+        return value.replace(tzinfo=tz)
+    if text[0] == "o" and type(value.tzinfo) is timezone:
+        return value
+    raise ValueError("not a date")
+
+
+def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo) -> str | None:
+    """A checked article and its problems as an article cache entry, or None."""
+    rel = checker.source.rel
+    if any(p.path != rel for p in checker.problems):
+        return None
+    listed = [[p.line, p.message, p.level] for p in checker.problems]
+    fields: list[Any] | None = None
+    if article is not None:
+        dates = [_encode_when(article.date, tz), _encode_when(article.updated, tz),
+                 *(_encode_when(c.date, tz) for c in article.corrections)]
+        if None in dates or not article.date:
+            return None
+        image, source = article.image, article.source
+        fields = [
+            article.title, dates[0], article.slug, article.url, article.body_line, dates[1],
+            article.standfirst, article.summary, checker.author_names,
+            article.topic.slug if article.topic else None, checker.tag_names,
+            [image.src, image.alt, image.caption, image.credit] if image else None,
+            article.location, [source.name, source.url] if source else None,
+            article.translation, article.lead, article.priority,
+            [[d, c.text] for d, c in zip(dates[2:], article.corrections, strict=True)],
+            article.draft,
+        ]
+    try:
+        return json.dumps([listed, fields, checker.images], separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def decode_checked(value: str, source: Source | UnreadSource, config: Config,
+                   topics: Mapping[str, Topic] | None = None
+                   ) -> tuple[Article | None, list[Problem]] | None:
+    """An article cache entry as (article, problems), or None when it is not well formed or
+    an image it names has come or gone. The article's Markdown is the source's (empty for an
+    `UnreadSource`: ask the source). `topics`: the config's by slug, when already made."""
+    rel, tz = source.rel, config.tz
+    if topics is None:
+        topics = topics_by_slug(config)
+    try:
+        entry = json.loads(value)
+        listed, fields, images = entry
+        problems = [_cached_problem(rel, item) for item in listed]
+        for path, existed in images:
+            if type(existed) is not bool or _image_file(config, path).is_file() is not existed:
+                return None
+        if fields is None:  # an article without an article always had an error
+            return (None, problems) if any(p.is_error for p in problems) else None
+        (title, date, slug, url, body_line, updated, standfirst, summary, authors, topic,
+         tags, image, location, attribution, translation, lead, priority, corrections,
+         draft) = fields
+        if (type(title) is not str or type(slug) is not str or type(url) is not str
+                or type(body_line) is not int or type(standfirst) is not str
+                or type(summary) is not str or type(location) is not str
+                or type(translation) is not str or type(lead) is not bool
+                or type(draft) is not bool or type(priority) is not int
+                or any(p.is_error for p in problems)):
+            return None
+        published = _decode_when(date, tz)
+        if published is None:
+            return None
+        found_topic = None
+        if topic is not None:
+            found_topic = topics.get(topic) if type(topic) is str else None
+            if found_topic is None:
+                return None
+        bylines = tuple(_author(config, _text(name)) for name in authors)
+        kept = tuple(_cached_tag(name) for name in tags)
+        if image is not None:
+            image = Image(*map(_text, image))
+        if attribution is not None:
+            name, link = attribution
+            attribution = Attribution(_text(name), _text(link))
+        corrected = tuple(Correction(_checked(_decode_when(when, tz)), _text(text))
+                          for when, text in corrections)
+        article = object.__new__(Article)
+        article.__dict__.update(
+            path=rel, title=title, date=published, slug=slug, url=url,
+            body=source.body if isinstance(source, Source) else "", body_line=body_line,
+            updated=_decode_when(updated, tz), standfirst=standfirst, summary=summary,
+            authors=bylines, topic=found_topic, tags=kept, image=image, location=location,
+            source=attribution, translation=translation, lead=lead, priority=priority,
+            corrections=corrected, draft=draft, html="", words=0)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return article, problems
+
+
+def topics_by_slug(config: Config) -> dict[str, Topic]:
+    """The configured topics by slug (the first of a slug)."""
+    topics: dict[str, Topic] = {}
+    for topic in config.topics:
+        topics.setdefault(topic.slug, topic)
+    return topics
+
+
+def _text(item: object) -> str:
+    if type(item) is not str:
+        raise ValueError("not text")
+    return item
+
+
+def _checked(when: datetime | None) -> datetime:
+    if when is None:
+        raise ValueError("not a date")
+    return when
+
+
+def _cached_tag(name: object) -> Tag:
+    tag = _tag(name) if type(name) is str else None
+    if tag is None:
+        raise ValueError("not a tag")
+    return tag
+
+
+def _cached_problem(rel: str, item: object) -> Problem:
+    """A cached problem of the file at `rel`; ValueError when it is not one."""
+    line, message, level = item  # type: ignore[misc]
+    if ((line is not None and type(line) is not int) or type(message) is not str
+            or level not in ("error", "warning")):
+        raise ValueError("not a problem")
+    return Problem(rel, line, message, level)
+
+
+class ArticleChecks:
+    """The article check with the site's article cache: each file's checked article from the
+    cache when its path, bytes and `check_context` were checked before, else checked now (and
+    kept). An `UnreadSource` is read only when its entry cannot be used."""
+
+    def __init__(self, cache: ArticleCache, config: Config):
+        self.cache = cache
+        self.config = config
+        self.topics = topics_by_slug(config)
+        self.context = check_context(config)
+        self._keys: dict[tuple[str, bytes], str] = {}  # made by `known`, for `check`
+
+    def known(self, rel: str, digest: bytes) -> bool:
+        """True when the cache holds an entry for the file at `rel` with these bytes (for
+        `read_content`: such a file need not be read)."""
+        key = self._keys[rel, digest] = check_key(self.context, rel, digest)
+        return self.cache.get(key) is not None
+
+    def check(self, source: Source | UnreadSource, keep: bool = True
+              ) -> tuple[Article | None, list[Problem]]:
+        """The checked article and its problems; `keep` False when the file's parse had
+        problems of its own (such a file is always read, so that they are reported)."""
+        key = (self._keys.pop((source.rel, source.digest), None)
+               or check_key(self.context, source.rel, source.digest)) if source.digest else None
+        value = self.cache.get(key) if key is not None else None
+        if value is not None:
+            cached = decode_checked(value, source, self.config, self.topics)
+            if cached is not None:
+                return cached
+        read: list[Problem] = []
+        if isinstance(source, UnreadSource):
+            loaded, read = source.load()
+            if loaded is None:
+                return None, read
+            keep = keep and not read
+            source = loaded
+        article, problems, entry = check_article(source, self.config)
+        if keep and key is not None and entry is not None:
+            self.cache.put(key, entry)
+        return article, read + problems

@@ -5,17 +5,25 @@ decides whether it runs. `check` runs the same steps and writes nothing."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from generator import render
 from generator.build import BuildOptions, BuildReport, build_clock, raise_if_strict
-from generator.cache import RenderCache, RenderStats, default_jobs, render_bodies
+from generator.cache import (
+    ArticleCache,
+    Markdown,
+    RenderCache,
+    RenderStats,
+    default_jobs,
+    render_bodies,
+)
 from generator.config import Config, load_config
 from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
@@ -27,12 +35,12 @@ from generator.markup import (
     render_inline,
     render_markdown,
 )
-from generator.models import Article, EditionNote
+from generator.models import Article, ArticleChecks, EditionNote
 from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import output_path, page_jobs, static_files
 from generator.shortcut import BuildRecord, clock_interval, manifest_digest, outside_inputs
 from generator.site import Site, build_site_model, link_content
-from generator.sources import Source, file_digest, read_content
+from generator.sources import ContentFiles, Source, UnreadSource, file_digest, read_content
 from generator.theme import layout_dirs
 from generator.write import (
     MANIFEST,
@@ -51,12 +59,16 @@ def markdown_settings(config: Config) -> MarkdownSettings:
                                config.unsafe_html)
 
 
-def parse_articles(sources, config: Config) -> tuple[list[Article], list[Problem]]:
-    """Validate every article's front matter and check that no two share a URL."""
+def parse_articles(sources, config: Config, checks: ArticleChecks | None = None,
+                   noisy: Container[str] = ()) -> tuple[list[Article], list[Problem]]:
+    """Validate every article's front matter (through the article cache with `checks`; not
+    kept for the files in `noisy`, whose parse had problems) and check that no two share a
+    URL."""
     articles: list[Article] = []
     problems: list[Problem] = []
     for source in sources:
-        article, found = Article.from_source(source, config)
+        article, found = (checks.check(source, source.rel not in noisy) if checks is not None
+                          else Article.from_source(source, config))
         problems.extend(found)
         if article is not None:
             articles.append(article)
@@ -94,37 +106,50 @@ def is_published(article: Article, now: datetime, options: BuildOptions) -> bool
     return options.future or article.date <= now
 
 
-def render_articles(articles: list[Article], sources: tuple[Source, ...],
+def render_articles(articles: list[Article], sources: tuple[Source | UnreadSource, ...],
                     settings: MarkdownSettings, options: BuildOptions
                     ) -> tuple[list[Article], RenderStats]:
     """Every article with its rendered body: from the site's cache, else in `jobs` processes.
+    An unread source is read only when its body is not in the cache.
 
     The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
     of megabytes the page-rendering workers would otherwise carry."""
+    unread = {source.rel: source for source in sources if isinstance(source, UnreadSource)}
     digests = {source.rel: source.digest or file_digest(source.raw)
                for source in sources if source.digest or source.raw}
     cache = (RenderCache.for_site(options.site_dir) if options.use_cache
              else RenderCache.disabled())
     try:
-        items = [(digests.get(a.path) or file_digest(a.body.encode()), a.body)
+        items = [(digests.get(a.path) or file_digest(a.body.encode()),
+                  functools.partial(unread_body, unread[a.path]) if a.path in unread else a.body)
                  for a in articles]
         try:
             bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
                                           options.progress)
         except MarkupError:
-            raise BuildError(markup_problems(articles, settings)) from None
+            raise BuildError(markup_problems(articles, [text for _, text in items],
+                                             settings)) from None
         cache.save()
     finally:
         cache.close()
     return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
 
 
-def markup_problems(articles: list[Article], settings: MarkdownSettings) -> list[Problem]:
+def unread_body(source: UnreadSource) -> str:
+    """The Markdown of a source left unread; BuildError when it cannot be read now."""
+    loaded, problems = source.load()
+    if loaded is None:
+        raise BuildError(problems)
+    return loaded.body
+
+
+def markup_problems(articles: list[Article], texts: list[Markdown], settings: MarkdownSettings
+                    ) -> list[Problem]:
     """After a body failed to convert: which articles' Markdown cannot be, one by one."""
     problems = []
-    for article in articles:
+    for article, text in zip(articles, texts, strict=True):
         try:
-            render_markdown(article.body, settings)
+            render_markdown(text if isinstance(text, str) else text(), settings)
         except MarkupError as exc:
             problems.append(error(article.path, article.body_line, str(exc)))
     return problems
@@ -162,6 +187,25 @@ def page_records(site: Site, config: Config, options: BuildOptions, output_dir: 
             code)
 
 
+def read_and_check(options: BuildOptions, config: Config
+                   ) -> tuple[ContentFiles, list[Article], list[Problem]]:
+    """Read the content and check every article (`parse_articles`), with the site's article
+    cache unless --no-cache: then files whose checked article it holds are not even read."""
+    if not options.use_cache:
+        content, problems = read_content(options.site_dir)
+        articles, found = parse_articles(content.articles, config)
+        return content, articles, problems + found
+    checks = ArticleChecks(ArticleCache.for_site(options.site_dir), config)
+    try:
+        content, problems = read_content(options.site_dir, True, checks.known)
+        articles, found = parse_articles(content.articles, config, checks,
+                                         {p.path for p in problems})
+        checks.cache.save()
+    finally:
+        checks.cache.close()
+    return content, articles, problems + found
+
+
 @dataclass(frozen=True)
 class Assembly:
     """A site model ready to render, and what the build and check steps need beside it."""
@@ -180,10 +224,8 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
 
     Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
     sources are let go before the site model is built, to keep a big build's peak down."""
-    content, found = read_content(options.site_dir, use_cache=options.use_cache)
+    content, articles, found = read_and_check(options, config)
     problems = [*problems, *found]
-    articles, found = parse_articles(content.articles, config)
-    problems += found
     notes, found = parse_notes(content.editions, config)
     problems += found
     raise_if_errors(problems)
@@ -220,7 +262,7 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: str | None,
                                   to_render, index, records.add)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
-    written = write_output(itertools.chain(same, pages), assets, output_dir)
+    written = write_output(itertools.chain(same, pages), assets, output_dir, intact)
     records.save(index, {job.path for job in jobs}, code, manifest_digest(output_dir, MANIFEST))
     report = BuildReport(
         output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import re
 import sys
+import time
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import yaml
 
 import generator
-from generator.cache import SourceCache, package_version
+from generator.cache import FileStamp, FileStamps, SourceCache, Stamp, package_version
 from generator.errors import Problem, error, warning
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
@@ -415,28 +417,73 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 @dataclass(frozen=True)
-class ContentFiles:
-    """What content/ holds: article sources, edition-note sources and files copied as they are."""
+class UnreadSource:
+    """A content file left unread: its stat identity is the one recorded when bytes with the
+    SHA-256 `digest` were last read from it, and the caller said it needs no Source for those
+    bytes (see `read_content`). `load` reads it when something is wanted after all."""
 
-    articles: tuple[Source, ...]
+    path: str
+    rel: str
+    digest: bytes
+
+    def load(self) -> tuple[Source | None, list[Problem]]:
+        """The file read and parsed now; an error if its bytes are no longer `digest`'s."""
+        return self._loaded
+
+    @functools.cached_property
+    def _loaded(self) -> tuple[Source | None, list[Problem]]:
+        raw, problems = read_bytes(self.path, self.rel, MAX_TEXT_BYTES)
+        if raw is None:
+            return None, problems
+        digest = file_digest(raw)
+        if digest != self.digest:
+            return None, [error(self.rel, None, "the file changed while the site was being "
+                                "built: build again")]
+        return parse_bytes(self.path, self.rel, raw, digest)
+
+
+@dataclass(frozen=True)
+class ContentFiles:
+    """What content/ holds: article sources, edition-note sources and files copied as they are.
+
+    Articles are `UnreadSource`s where `read_content` was told it need not read them."""
+
+    articles: tuple[Source | UnreadSource, ...]
     editions: tuple[Source, ...]
     assets: tuple[tuple[Path, str], ...]
 
 
-def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles, list[Problem]]:
+# How recent a file's mtime or ctime may be, against the moment its stat identity was recorded,
+# for the identity to be trusted (git's "racily clean" entries): a write within a filesystem's
+# timestamp granule after the stat leaves mtime and ctime unchanged, and granules go up to 2 s
+# (FAT; 1 s on ext3, HFS+ and some network filesystems; the kernel's clock for file times
+# lags by a tick). A file last changed that long before the stat is read and hashed anyway.
+RACY_NS = 2_000_000_000
+_clock = time.time_ns  # the wall clock file times are set from (replaced in tests)
+
+
+def read_content(site_dir: Path, use_cache: bool = False,
+                 known: Callable[[str, bytes], bool] | None = None
+                 ) -> tuple[ContentFiles, list[Problem]]:
     """Read every file under `<site>/content`: Markdown is parsed, other files are assets.
 
     With `use_cache`, a file whose bytes were parsed before by the same code is taken from
-    `<site>/.cache/sources.sqlite3` instead of being parsed again."""
+    `<site>/.cache/sources.sqlite3` instead of being parsed again; and an article file whose
+    stat identity (size, mtime, ctime, inode, device) is the one `<site>/.cache/files.sqlite3`
+    recorded when it was last read, longer than `RACY_NS` after its last change, is not read
+    at all when `known(rel, digest)` says its recorded digest's bytes need no Source: it is an
+    `UnreadSource`."""
     content_dir = site_dir / "content"
     problems: list[Problem] = []
-    articles: list[Source] = []
+    articles: list[Source | UnreadSource] = []
     editions: list[Source] = []
     assets: list[tuple[Path, str]] = []
     if not content_dir.is_dir():
         return ContentFiles((), (), ()), problems
     digest = parse_digest() if use_cache else None
     cache = SourceCache.for_site(site_dir) if digest is not None else None
+    stamps = FileStamps.for_site(site_dir) if digest is not None else None
+    started = _clock()  # before any stat: see RACY_NS
     skipped: list[Path] = []
     try:
         for name, inner in _walk_content(content_dir, skipped):
@@ -446,10 +493,20 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
                     ".md", ".markdown"):
                 assets.append((Path(name), inner))
                 continue
+            stamp = row = None
+            if stamps is not None:
+                stamp, row, unread = _stamped(name, rel, stamps, started, known)
+                if unread is not None:
+                    if cache is not None and digest is not None:
+                        cache.keep(entry_key(digest, unread.digest))
+                    articles.append(unread)
+                    continue
             raw, found = read_bytes(name, rel, MAX_TEXT_BYTES)
             source = None
             if raw is not None:
                 sha = file_digest(raw)
+                if stamps is not None and stamp is not None and (row is None or sha != row.digest):
+                    stamps.put(rel, FileStamp(stamp, sha, started))
                 source, found = (_parse_cached(name, rel, raw, sha, cache, digest)
                                  if cache is not None and digest is not None
                                  else parse_bytes(name, rel, raw, sha))
@@ -459,15 +516,39 @@ def read_content(site_dir: Path, use_cache: bool = False) -> tuple[ContentFiles,
             (editions if inner.startswith("editions/") else articles).append(source)
         if cache is not None:
             cache.save()
+        if stamps is not None:
+            stamps.save()
     finally:
         if cache is not None:
             cache.close()
+        if stamps is not None:
+            stamps.close()
     for path in skipped:
         reason = ("a symbolic link that leads outside content/" if path.is_symlink()
                   else "not a regular file")
         problems.append(warning(f"content/{path.relative_to(content_dir).as_posix()}", None,
                                 f"skipped: {reason}"))
     return ContentFiles(tuple(articles), tuple(editions), tuple(assets)), problems
+
+
+def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
+             known: Callable[[str, bytes], bool] | None
+             ) -> tuple[Stamp | None, FileStamp | None, UnreadSource | None]:
+    """A file's stat identity now; the row recorded for it when that is still right (the same
+    identity, and the file unchanged for `RACY_NS` before it was recorded), else None; and an
+    `UnreadSource` when that row's digest is one `known` wants no Source for."""
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return None, None, None
+    stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+    row = stamps.get(rel)
+    if (row is None or row.stamp != stamp
+            or max(stamp[1], stamp[2]) >= row.recorded_ns - RACY_NS):
+        return stamp, None, None
+    if known is None or rel.startswith("content/editions/") or not known(rel, row.digest):
+        return stamp, row, None
+    return stamp, row, UnreadSource(name, rel, row.digest)
 
 
 # --- The parsed-source cache ---------------------------------------------------------------
