@@ -354,3 +354,110 @@ def test_edition_note_problems(config: Config) -> None:
     note, problems = EditionNote.from_source(
         source("closing: [x]\n", rel="content/editions/2026-11-24.md"), config)
     assert note is None and problems[0].line == 2
+
+
+# --- The article cache's entries and keys ---------------------------------------------------
+
+FULL_FRONT = """title: A full story
+date: 2026-11-24T08:00:00
+updated: 2026-11-24T10:00:00+04:00
+standfirst: The standfirst.
+summary: A summary.
+author: [Amira Haddad, Sam Lee, Sam Lee]
+topic: Money Matters
+tags: [Oil, oil, Gas prices]
+image: {src: /images/a.jpg, alt: A, caption: C, credit: D}
+location: Dubai
+source: {name: Wire, url: "https://wire.example/"}
+translation: human
+lead: true
+priority: 2
+corrections: [{date: 2026-11-25T09:00:00Z, text: Fixed.}, {date: 2026-11-26, text: Later.}]
+draft: false
+wrong: field
+"""
+
+
+def _entry(config: Config, front: str, body: str = "Body."):
+    from generator.models import check_article
+    return check_article(source(front, body), config)
+
+
+def _strict(article: Article) -> list:
+    """Every field, with each date's zone object as well (equality ignores zones)."""
+    values = []
+    for value in [*vars(article).values(), *(c.date for c in article.corrections)]:
+        values.append((value, value.tzinfo) if isinstance(value, datetime) else value)
+    return values
+
+
+def test_a_cached_check_gives_back_the_same_article_and_problems(config: Config) -> None:
+    from generator.models import decode_checked
+    article, problems, entry = _entry(config, FULL_FRONT, "Body *here*.")
+    assert article is not None and entry is not None and problems  # 'wrong' and 'image' warn
+    again = decode_checked(entry, source(FULL_FRONT, "Body *here*."), config)
+    assert again is not None
+    assert again[1] == problems
+    assert _strict(again[0]) == _strict(article)
+    assert pickle.dumps(again[0]) == pickle.dumps(article)
+    assert again[0].topic is config.topics[1]
+
+
+def test_a_check_with_errors_is_cached_as_its_problems(config: Config) -> None:
+    from generator.models import decode_checked
+    front = "title: T\ndate: soon\n"
+    article, problems, entry = _entry(config, front)
+    assert article is None and entry is not None
+    assert decode_checked(entry, source(front), config) == (None, problems)
+
+
+@pytest.mark.parametrize("value", [
+    "", "not json", "[]", "[[], null, []]", '[[[1, "m", "fatal"]], null, []]',
+    '[[], ["t", "x2026-11-24T08:00:00", "s", "/u/", 3, "", "", "", [], null, [], null, "", '
+    'null, "", false, 0, [], false], []]',
+    '[[], ["t", "z2026-11-24T08:00:00", "s", "/u/", 3, "", "", "", [], "nope", [], null, "", '
+    'null, "", false, 0, [], false], []]',
+    '[[], ["t", "z2026-11-24T08:00:00", "s", "/u/", "3", "", "", "", [], null, [], null, "", '
+    'null, "", false, 0, [], false], []]',
+    '[[], ["t", "z2026-11-24T08:00:00", "s", "/u/", 3, "", "", "", [], null, [""], null, "", '
+    'null, "", false, 0, [], false], []]',
+])
+def test_a_malformed_article_entry_is_a_miss(config: Config, value: str) -> None:
+    from generator.models import decode_checked
+    assert decode_checked(value, source("title: T\n"), config) is None
+
+
+def test_an_entry_is_a_miss_once_an_image_it_looked_for_comes_or_goes(config: Config) -> None:
+    from generator.models import decode_checked
+    _, _, entry = _entry(config, FULL_FRONT)
+    assert entry is not None
+    (config.root / "content" / "images" / "a.jpg").unlink()
+    assert decode_checked(entry, source(FULL_FRONT), config) is None
+
+
+def test_the_check_key_holds_the_path_the_bytes_and_the_context(
+        config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import models, shortcut, sources
+    from generator.models import check_context, check_key
+    context = check_context(config)
+    key = check_key(context, "content/a.md", b"1" * 32)
+    assert key != check_key(context, "content/b.md", b"1" * 32)
+    assert key != check_key(context, "content/a.md", b"2" * 32)
+    assert check_context(config) == context
+    assert check_context(dataclasses.replace(config, timezone="UTC")) != context
+    assert check_context(dataclasses.replace(config, permalink="/{slug}/")) != context
+    assert check_context(dataclasses.replace(config, topics=config.topics[:1])) != context
+    with monkeypatch.context() as patch:  # the check's own code
+        other = tmp_path / "models.py"
+        other.write_text("# another version\n", encoding="utf-8")
+        patch.setattr(models, "__file__", str(other))
+        assert check_context(config) != context
+    with monkeypatch.context() as patch:  # the parse (its code and packages)
+        patch.setattr(sources, "parse_digest", lambda: b"another parse")
+        assert check_context(config) != context
+    with monkeypatch.context() as patch:  # the time zone's rules
+        patch.setattr(shortcut, "zone_source", lambda name: "another tzdata")
+        assert check_context(config) != context
+    with monkeypatch.context() as patch:  # the slug packages
+        patch.setattr(shortcut, "installed_package", lambda name: f"{name} updated")
+        assert check_context(config) != context

@@ -1,0 +1,103 @@
+"""The pipeline's use of the article cache: what a rebuild reports and makes with it equals
+what a build without it does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import models
+from tests.conftest import article, build_site, make_site
+
+STORIES = {
+    "one": (article("One", tags=["alpha"], colour="red"), "First story body."),
+    "two": (article("Two", "2026-11-23T22:30:00+00:00", image="/images/two.jpg"),
+            "Second story body."),
+    "three": (article("Three", "2026-11-22T08:00:00"), "Third story body."),
+}
+
+
+def _checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files the article check runs on from now on."""
+    checked: list[str] = []
+    real = models.check_article
+
+    def counting(source, config):
+        checked.append(source.rel)
+        return real(source, config)
+    monkeypatch.setattr(models, "check_article", counting)
+    return checked
+
+
+def _files(output: Path) -> dict[str, bytes]:
+    return {p.relative_to(output).as_posix(): p.read_bytes() for p in sorted(output.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def _edit(site: Path, name: str = "three") -> None:
+    """A body edit, so that the next build is not 'up to date'."""
+    with (site / "content" / f"{name}.md").open("a", encoding="utf-8") as file:
+        file.write("More.\n")
+
+
+def test_cached_checks_report_the_same_warnings_every_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = make_site(tmp_path / "site", articles=STORIES)
+    first = build_site(site)
+    assert [(w.path, w.message) for w in first.warnings] == [
+        ("content/one.md", "unknown field 'colour'"),
+        ("content/two.md", "'image.alt' is missing: describe the picture for readers who "
+                           "cannot see it"),
+        ("content/two.md", "image file content/images/two.jpg does not exist")]
+    checked = _checks(monkeypatch)
+    _edit(site)
+    again = build_site(site)
+    assert checked == ["content/three.md"]
+    assert again.warnings == first.warnings
+
+
+def test_an_image_that_appears_is_seen_by_a_cached_check(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles=STORIES)
+    build_site(site)
+    (site / "content" / "images").mkdir()
+    (site / "content" / "images" / "two.jpg").write_bytes(b"jpeg")
+    _edit(site)
+    messages = [w.message for w in build_site(site).warnings]
+    assert "image file content/images/two.jpg does not exist" not in messages
+
+
+def test_a_renamed_file_is_checked_under_its_new_path(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles=STORIES)
+    build_site(site)
+    (site / "content" / "one.md").rename(site / "content" / "uno.md")
+    assert "content/uno.md" in {w.path for w in build_site(site).warnings}
+
+
+@pytest.mark.parametrize("config", [{"timezone": "Asia/Tokyo"}, {"permalink": "/{slug}/"},
+                                    {"topics": [{"slug": "world", "name": "World"}]}])
+def test_a_config_change_makes_what_a_build_without_the_cache_makes(
+        tmp_path: Path, config: dict) -> None:
+    stories = {**STORIES, "four": (article("Four", topic="world"), "Fourth.")}
+    site = make_site(tmp_path / "site", articles=stories)
+    build_site(site)
+    make_site(site, config=config)  # rewrites config.yaml only
+    build_site(site)
+    build_site(site, output=tmp_path / "fresh", use_cache=False)
+    assert _files(site / "output") == _files(tmp_path / "fresh")
+
+
+def test_a_file_left_unread_is_read_when_its_body_must_be_rendered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checked article from the cache, its body rendered again (the render cache gone):
+    the Markdown is read from the file then."""
+    from generator import sources
+    now = sources._clock()
+    monkeypatch.setattr(sources, "_clock", lambda: now + 10 ** 10)  # nothing racily clean
+    site = make_site(tmp_path / "site", articles=STORIES)
+    build_site(site)
+    (site / ".cache" / "render.sqlite3").unlink()
+    _edit(site)
+    build_site(site)
+    build_site(site, output=tmp_path / "fresh", use_cache=False)
+    assert _files(site / "output") == _files(tmp_path / "fresh")
