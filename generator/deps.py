@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import operator
 import pickle
@@ -28,9 +29,10 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import generator
 from generator.cache import package_version
@@ -38,7 +40,7 @@ from generator.models import Article
 from generator.render import OutputFile, PageJob
 from generator.site import Edition, Listing, Page, Site
 
-PAGES_FORMAT = "briefing-page-records/2"
+PAGES_FORMAT = "briefing-page-records/3"
 # Model classes whose attribute reads are recorded; every object of these the site model
 # holds has a key that names it from build to build.
 TRACKED: tuple[type, ...] = (Site, Article, Edition, Listing, Page)
@@ -47,6 +49,9 @@ _reads: set[tuple[int, str]] | None = None  # the page being rendered, see readi
 _MISSING: Any = object()
 _SMALL_DUMP = 1 << 16  # bytes; see ModelIndex._pickler
 _TRACKED_SET = frozenset(TRACKED)
+# Values that are their own form in a fingerprint (see ModelIndex._form).
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+_SHARED_MODULES = frozenset({"generator.models", "generator.site"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 # Per class: how the pickler shows an instance (a function giving its field values in order),
 # or None for a class that is not a dataclass.
@@ -125,9 +130,22 @@ class ModelIndex:
         # dump after, so after a big one (a sitemap's entries) a fresh pickler is made.
         self._parts: list[bytes] = []
         self._pickler = self._new_pickler()
+        self._plain_pickler = self._new_plain_pickler()
+        # Forms of frozen dataclass instances (tags, topics, bylines...) by id, with the
+        # instance, so its id cannot be reused while the form is kept.
+        self._memo: dict[int, tuple[object, list]] = {}
+        self._zones: dict[int, tuple[object, str]] = {}
 
     def _new_pickler(self) -> _Pickler:
         return _Pickler(types.SimpleNamespace(write=self._parts.append), self.key_of)
+
+    def _new_plain_pickler(self) -> pickle.Pickler:
+        # Without a memo ("fast" mode), a form pickles the same however its parts are shared:
+        # an article's strings are equal, not the same objects, after a cold parse and when
+        # read from the source cache, and must fingerprint the same either way.
+        pickler = pickle.Pickler(types.SimpleNamespace(write=self._parts.append), protocol=5)
+        pickler.fast = True
+        return pickler
 
     def recorded(self) -> dict[int, tuple[str, frozenset[str]]]:
         """Each indexed object's key and the names whose reads on it are not recorded (its
@@ -170,7 +188,10 @@ class ModelIndex:
             obj = self.objects.get(key)
             found = None
             if obj is not None and type(obj) is not Site:
-                found = self.fingerprint(_field_values(obj))
+                try:
+                    found = self._digest(self._items("O", _field_values(obj)))
+                except (_NoForm, RecursionError):
+                    found = None
             self._objects[key] = found
         return found
 
@@ -178,42 +199,149 @@ class ModelIndex:
         """A digest equal for equal values and different otherwise, naming tracked objects by
         key (their attributes are read, and recorded, separately); None for a value with no
         stable form (a lambda, an open file), which makes its pages render every time."""
+        try:
+            form = self._form(value)
+        except (_NoForm, RecursionError):
+            return None
+        return self._digest(form)
+
+    def job_fingerprint(self, template: str, info: object, context: Mapping[str, Any]
+                        ) -> bytes | None:
+        """The fingerprint of a page job: its template, page info and context (by name)."""
+        try:
+            form = self._items("J", (template, info, *itertools.chain.from_iterable(
+                sorted(context.items()))))
+        except (_NoForm, RecursionError):
+            return None
+        return self._digest(form)
+
+    def _digest(self, form: Any) -> bytes | None:
+        """The digest of a form's pickle."""
+        parts = self._parts
+        parts.clear()
+        try:
+            self._plain_pickler.dump(form)
+        except Exception:  # pickle's errors, recursion: no stable form
+            self._plain_pickler = self._new_plain_pickler()
+            return None
+        data = b"".join(parts)
+        if len(data) > _SMALL_DUMP:
+            self._plain_pickler = self._new_plain_pickler()
+        return hashlib.sha256(data).digest()[:12]
+
+    def _form(self, value: Any) -> Any:
+        """`value` as plain data that pickles with no Python code run (strings, numbers,
+        datetimes, tuples and lists): tracked objects become their keys, and every other
+        object a list whose first item says what it was (lists from the value itself are
+        tagged too, so no two different values have the same form). The form of an instance
+        of a frozen dataclass of the site model is made once a build (the model does not
+        change while it lives, and the memo keeps the instance, so its id is not reused)."""
         kind = type(value)
-        if kind is str:
-            data = b"s" + value.encode("utf-8", "surrogatepass")
-        elif value is None or kind is int or kind is bool:
-            data = b"r" + repr(value).encode()
+        if kind in _PLAIN:
+            return value
+        if kind is tuple:
+            if len(value) < 8:  # a byline's or tags: quicker taken item by item
+                return self._items("T", value)
+            kinds = set(map(type, value))
+            if kinds <= _PLAIN:
+                return value
+            if kinds <= _TRACKED_SET:
+                keys = list(map(self.key_of.get, map(id, value)))
+                if None not in keys:
+                    keys.insert(0, "t")  # a list of the model's objects, by key
+                    return keys
+            return self._items("T", value)
+        if kind in _TRACKED_SET:
+            key = self.key_of.get(id(value))
+            if key is not None:
+                return ["@", key]
         elif kind is datetime:
-            data = b"d" + f"{value.isoformat()} {value.tzinfo!r}".encode()
-        elif kind is tuple and value and type(value[0]) in _TRACKED_SET and len(
-                keys := [self.key_of.get(id(item)) for item in value
-                         if type(item) in _TRACKED_SET]) == len(value) and None not in keys:
-            # A list of the model's objects (a listing's articles): by key, in order.
-            data = b"t" + "\0".join(keys).encode("utf-8", "surrogatepass")
-        elif kind in _TRACKED_SET and id(value) in self.key_of:
-            data = b"@" + self.key_of[id(value)].encode("utf-8", "surrogatepass")
-        else:
-            global _reads
-            outer, _reads = _reads, None
-            parts, pickler = self._parts, self._pickler
-            parts.clear()
-            pickler.clear_memo()
+            # Its fields as pickle keeps them (fold included), and its zone: pickling the
+            # datetime itself would look its class up by module and name every time.
+            state = value.__reduce_ex__(4)[1]
+            return ["d", state[0], self._zone(state[1])] if len(state) > 1 else ["d", state[0]]
+        elif kind is date:
+            return ["y", value.toordinal()]
+        found = self._memo.get(id(value))
+        if found is not None:
+            return found[1]
+        shape = _SHAPES.get(kind, _MISSING)
+        if shape is _MISSING:
+            shape = _SHAPES[kind] = _shape(kind)
+        if shape is not None:
+            name, shared, fields = shape
             try:
-                pickler.dump(value)
-            except Exception:  # pickle's errors, recursion: no stable form
-                return None
-            finally:
-                _reads = outer
-            data = b"p" + b"".join(parts)
-            if len(data) > _SMALL_DUMP:
-                self._pickler = self._new_pickler()
-        return hashlib.blake2b(data, digest_size=12).digest()
+                values = fields(value)
+            except (KeyError, AttributeError):  # a field set past __init__'s reach
+                values = _field_values(value)
+            form = self._items(name, values)
+            if shared:
+                self._memo[id(value)] = (value, form)
+            return form
+        if kind is list:
+            return self._items("L", value)
+        if kind is dict:
+            return self._items("D", itertools.chain.from_iterable(value.items())) if value else [
+                "D"]
+        # Anything else (a str subclass, a set, a built-in function): pickled, by class.
+        found = self._pickled(value)
+        if found is None:
+            raise _NoForm
+        return ["p", found]
+
+    def _items(self, tag: str, values: Iterable[Any]) -> list:
+        """`[tag, *forms of values]`."""
+        form, plain, tracked, key_of = self._form, _PLAIN, _TRACKED_SET, self.key_of.get
+        forms = [value if (kind := type(value)) in plain
+                 else ["@", key] if kind in tracked and (key := key_of(id(value))) is not None
+                 else form(value) for value in values]
+        forms.insert(0, tag)
+        return forms
+
+    def _zone(self, zone: object) -> Any:
+        """A time zone's form, made once a build: a named zone by its name, a fixed offset by
+        its offset and name, any other by its repr."""
+        found = self._zones.get(id(zone))
+        if found is None:
+            kind = type(zone)
+            if kind is ZoneInfo and zone.key is not None:  # type: ignore[attr-defined]
+                form = ["z", zone.key]  # type: ignore[attr-defined]
+            elif kind is timezone:
+                offset = zone.utcoffset(None)  # type: ignore[attr-defined]
+                form = ["o", offset.days, offset.seconds, offset.microseconds,
+                        zone.tzname(None)]  # type: ignore[attr-defined]
+            else:
+                form = ["r", repr(zone)]
+            self._zones[id(zone)] = found = (zone, form)
+        return found[1]
+
+    def _pickled(self, value: Any) -> bytes | None:
+        global _reads
+        outer, _reads = _reads, None
+        parts, pickler = self._parts, self._pickler
+        parts.clear()
+        pickler.clear_memo()
+        try:
+            pickler.dump(value)
+        except Exception:  # pickle's errors, recursion: no stable form
+            return None
+        finally:
+            _reads = outer
+        data = b"".join(parts)
+        if len(data) > _SMALL_DUMP:
+            self._pickler = self._new_pickler()
+        return hashlib.sha256(data).digest()
+
+
+class _NoForm(Exception):
+    """A value with no stable form (a lambda, an open file)."""
 
 
 class _Pickler(pickle.Pickler):
     """Pickles a value with the site model's tracked objects replaced by their keys, and
-    dataclasses and datetimes in a short form. (Equal values that share their parts
-    differently pickle differently: a page renders that need not, never the other way round.)"""
+    dataclasses and datetimes in a short form: for values `ModelIndex._form` does not know.
+    (Equal values that share their parts differently pickle differently: a page renders that
+    need not, never the other way round.)"""
 
     def __init__(self, file: Any, key_of: dict[int, str]):
         super().__init__(file, protocol=5)
@@ -232,20 +360,27 @@ class _Pickler(pickle.Pickler):
         if shape is _MISSING:
             shape = _SHAPES[kind] = _shape(kind)
         if shape is not None:
-            name, values = shape
-            return _dataclass, (name, values(obj))
+            return _dataclass, (shape[0], _field_values(obj))
         return NotImplemented
 
 
-def _shape(kind: type) -> tuple[str, Any] | None:
-    """How a fingerprint's pickle shows an instance of `kind`: its class's name and a function
-    giving its field values in order; None when `kind` is not a dataclass."""
+def _shape(kind: type) -> tuple[str, bool, Any] | None:
+    """How a fingerprint shows an instance of `kind`: its class's name, whether its forms are
+    remembered (see ModelIndex._form), and a function giving an instance's field values in
+    order (read past the recording hook); None when `kind` is not a dataclass."""
     if not dataclasses.is_dataclass(kind):
         return None
+    params = getattr(kind, "__dataclass_params__", None)
+    # Instances worth remembering by id: the site model's, shared by many articles and pages
+    # (tags, topics, bylines). A page's own (its info, its feed's entries) are seen once.
+    shared = bool(params and params.frozen) and kind.__module__ in _SHARED_MODULES
     names = _fields(kind)
-    getter = operator.attrgetter(*names) if len(names) > 1 else (
-        lambda obj: tuple(getattr(obj, name) for name in names))
-    return f"{kind.__module__}.{kind.__qualname__}", getter
+    if len(names) > 1 and "__slots__" not in kind.__dict__:
+        by_name = operator.itemgetter(*names)
+        fields = lambda obj, get=object.__getattribute__: by_name(get(obj, "__dict__"))  # noqa: E731
+    else:
+        fields = _field_values
+    return f"{kind.__module__}.{kind.__qualname__}", shared, fields
 
 
 def _field_values(obj: object) -> tuple:
@@ -314,7 +449,7 @@ def job_digest(index: ModelIndex, template: str, info: object,
                context: Mapping[str, Any]) -> bytes | None:
     """The digest of a page's template, page info and context; None when part of it has no
     stable form."""
-    return index.fingerprint((template, info, sorted(context.items())))
+    return index.job_fingerprint(template, info, context)
 
 
 def make_record(index: ModelIndex, path: str, context: bytes | None,

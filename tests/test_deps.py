@@ -379,3 +379,50 @@ def test_untracked_dataclasses_are_fingerprinted_by_value(tmp_path: Path) -> Non
     index = ModelIndex(model(small_site(tmp_path / "site")))
     assert index.fingerprint(_Holder("a")) == index.fingerprint(_Holder("a"))
     assert index.fingerprint(_Holder("a")) != index.fingerprint(_Holder("b"))
+
+
+def test_fingerprints_do_not_depend_on_how_parts_are_shared(tmp_path: Path) -> None:
+    """Strings equal but not the same object (a cold parse against the source cache) give
+    the same fingerprint, so a rebuild after a cold build does not render every page."""
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    text = "a shared title " * 4
+    copy = "".join(list(text))
+    assert copy == text and copy is not text
+    assert index.fingerprint((text, text)) == index.fingerprint((text, copy))
+    assert index.fingerprint([_Holder(text), text]) == index.fingerprint([_Holder(copy), text])
+
+
+def test_remembered_forms_keep_their_objects(tmp_path: Path) -> None:
+    """The forms of the model's shared objects (tags, bylines) are remembered by id: the
+    memo keeps each object, so a new object never takes a forgotten one's id and form."""
+    from generator.models import Tag
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    fresh = ModelIndex(model(tmp_path / "site"))
+    for n in range(200):
+        tag = Tag(f"tag-{n}", f"tag {n}")
+        assert index.fingerprint((tag,)) == fresh.fingerprint((Tag(f"tag-{n}", f"tag {n}"),))
+        del tag
+
+
+def test_fingerprints_tell_kinds_times_and_zones_apart(tmp_path: Path) -> None:
+    from datetime import UTC, date, timedelta, timezone
+    from zoneinfo import ZoneInfo
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    story = site.articles[0]
+    key = index.key_of[id(story)]
+    shapes = [(1,), [1], {1: None}, ("t", key), ["t", key], (story,), [story], story,
+              ["@", key], ("@", key), {"a": 1}, ["D", "a", 1], date(2026, 11, 24),
+              ("y", date(2026, 11, 24).toordinal()), None, "", 0, False, 0.0, b""]
+    prints = [index.fingerprint(value) for value in shapes]
+    assert None not in prints and len(set(prints)) == len(prints)
+    london = ZoneInfo("Europe/London")
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=london)  # happens twice: fold tells which
+    times = [first, first.replace(fold=1), first.astimezone(UTC),
+             first.replace(tzinfo=timezone(timedelta(hours=1))),
+             first.replace(tzinfo=timezone(timedelta(hours=1), "BST")),
+             first.replace(tzinfo=ZoneInfo("Europe/Dublin")), first.replace(tzinfo=None)]
+    prints = [index.fingerprint(value) for value in times]
+    assert len(set(prints)) == len(times)
+    assert index.fingerprint(first) == index.fingerprint(datetime(2026, 10, 25, 1, 30,
+                                                                  tzinfo=london))
