@@ -262,7 +262,7 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: str | None,
                                   to_render, index, records.add)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
-    written = write_output(itertools.chain(same, pages), assets, output_dir)
+    written = write_output(itertools.chain(same, pages), assets, output_dir, intact)
     records.save(index, {job.path for job in jobs}, code, manifest_digest(output_dir, MANIFEST))
     report = BuildReport(
         output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,

@@ -82,6 +82,82 @@ def _state_path(output_dir: Path) -> Path:
     return output_dir.parent / f".{output_dir.name}.state.json"
 
 
+def _folders_path(output_dir: Path) -> Path:
+    return output_dir.parent / f".{output_dir.name}.folders.json"
+
+
+# A folder's (mtime, ctime, inode) tells a later build that nothing was added to, removed from
+# or renamed in it since it was recorded (git's "untracked cache"), provided its last change
+# was stamped strictly before a time stamp from the same file system's clock taken at or
+# before any change the record does not know of (`_clock`): every later change is stamped at
+# or after that time, so it cannot leave the folder's times as recorded, whatever the clock's
+# tick (a jiffy, or whole seconds on ext3, FAT and some network file systems, where the times
+# are rounded the same way). Where the stamps are whole seconds the margin is 2 s, so that a
+# clock stepped back by up to that much (a leap second) cannot repeat the recorded second; on
+# other file systems a stepped clock would have to land on the very nanosecond.
+_WHOLE_SECOND_MARGIN = 2_000_000_000
+
+
+def _clock(folder: str) -> int:
+    """The file system's clock now, as it stamps changes: touch `folder` (one only the build
+    writes in) and read its mtime back."""
+    os.utime(folder)
+    return os.stat(folder).st_mtime_ns
+
+
+def _settled(stat: os.stat_result, reference: int) -> tuple[int, int, int] | None:
+    """The (mtime, ctime, inode) by which a later build may know the folder `stat` describes
+    unchanged, or None when its last change is too close to `reference` (see above)."""
+    margin = _WHOLE_SECOND_MARGIN if reference % 1_000_000_000 == 0 else 0
+    if max(stat.st_mtime_ns, stat.st_ctime_ns) >= reference - margin:
+        return None
+    return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def _save_folders(output_dir: Path, manifest_digest: str,
+                  folders: dict[str, tuple[int, int, int] | None], extra: dict[str, bool]
+                  ) -> None:
+    """Remember each folder of the output (sorted; with its settled stat or zeros) and the
+    files in it the build did not make, beside the output, for the next carry_over()."""
+    names = sorted(folders)
+    stats: list[int] = []
+    for name in names:
+        stats.extend(folders[name] or (0, 0, 0))
+    path = _folders_path(output_dir)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(json.dumps({"format": 1, "manifest": manifest_digest,
+                                         "folders": names, "stats": stats, "extra": extra}),
+                             encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        _unlink_quietly(os.fspath(path))  # only a speed-up is lost: the next build looks
+
+
+def _recorded_folders(output_dir: Path, manifest_digest: str | None
+                      ) -> tuple[list[str], dict[str, tuple[int, int, int]], dict[str, bool]]:
+    """What the last build recorded of the output's folders, if its record matches the output
+    (whose manifest has `manifest_digest`): every folder, the settled stats, the files the
+    build did not make."""
+    try:
+        record = json.loads(_folders_path(output_dir).read_bytes())
+        if (manifest_digest is None or record["format"] != 1
+                or record["manifest"] != manifest_digest):
+            return [], {}, {}
+        names, stats, extra = record["folders"], record["stats"], record["extra"]
+        if not (isinstance(names, list) and isinstance(stats, list) and isinstance(extra, dict)
+                and len(stats) == 3 * len(names)
+                and all(isinstance(name, str) for name in names)
+                and all(type(number) is int for number in stats)):
+            return [], {}, {}
+        settled = {name: (stats[3 * n], stats[3 * n + 1], stats[3 * n + 2])
+                   for n, name in enumerate(names) if stats[3 * n + 1]}
+        # Sorted, so that a folder comes after its parent (they are, unless edited by hand).
+        return sorted(names), settled, {str(rel): bool(link) for rel, link in extra.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], {}, {}
+
+
 def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) -> None:
     """Remember the mtime of every file written, beside the output (not in it, so the output
     stays byte-identical from build to build)."""
@@ -118,7 +194,10 @@ def recover(output_dir: Path) -> None:
     _recover(output_dir)
 
 
-def _recover(output_dir: Path) -> tuple[dict[str, bool], set[str]] | None:
+SpareListing = tuple[dict[str, bool], set[str], dict[str, tuple[int, int, int]]]
+
+
+def _recover(output_dir: Path) -> SpareListing | None:
     """recover(), returning the listing of the clean spare it kept, if any."""
     root = staging_dir(output_dir)
     if not root.exists() and not root.is_symlink():
@@ -137,10 +216,11 @@ def _recover(output_dir: Path) -> tuple[dict[str, bool], set[str]] | None:
     return listing
 
 
-def _spare_listing(root: Path) -> tuple[dict[str, bool], set[str]] | None:
-    """What the spare holds (files -> whether a link, folders), when the staging folder holds
-    only a retired output that a finished build put there with its record, not one a build
-    was changing; else None."""
+def _spare_listing(root: Path) -> SpareListing | None:
+    """What the spare holds (files -> whether a link, folders, and the settled stats of the
+    folders that had one when it was the output), when the staging folder holds only a
+    retired output that a finished build put there with its record, not one a build was
+    changing; else None."""
     try:
         if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
             return None
@@ -149,16 +229,21 @@ def _spare_listing(root: Path) -> tuple[dict[str, bool], set[str]] | None:
             return None
         record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
         manifest = (site / MANIFEST).read_bytes()
-        if record.get("format") != 2 or record.get("manifest") != file_digest(manifest):
+        if record.get("format") != 3 or record.get("manifest") != file_digest(manifest):
             return None
         listed, extra = json.loads(manifest)["files"], record["extra"]
+        names, stats = record["folders"], record["stats"]
         if not (isinstance(listed, dict) and isinstance(extra, dict)
-                and isinstance(record["missing"], list) and isinstance(record["folders"], list)):
+                and isinstance(record["missing"], list) and isinstance(names, list)
+                and isinstance(stats, list) and len(stats) == 3 * len(names)
+                and all(type(number) is int for number in stats)):
             return None
         missing = set(record["missing"])
         files = {rel: False for rel in listed if rel not in missing}
         files.update((str(rel), bool(link)) for rel, link in extra.items())
-        return files, {str(folder) for folder in record["folders"]}
+        settled = {str(name): (stats[3 * n], stats[3 * n + 1], stats[3 * n + 2])
+                   for n, name in enumerate(names) if stats[3 * n + 1]}
+        return files, {str(folder) for folder in names}, settled
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -172,7 +257,21 @@ def kept_files(output_dir: Path) -> list[str]:
     return sorted(rel for rel in files if rel not in old and rel not in (MANIFEST, STAGING_MARK))
 
 
-def intact_files(output_dir: Path) -> dict[str, str]:
+class IntactFiles(dict[str, str]):
+    """What `intact_files` found (relative path -> manifest digest), with what it read to find
+    it, so the writer need not read it again: the manifest's digest and entries, the recorded
+    mtimes and each intact file's stat."""
+
+    def __init__(self, digest: str = "", listed: dict[str, list] | None = None,
+                 mtimes: dict[str, int] | None = None):
+        super().__init__()
+        self.digest = digest
+        self.listed = listed if listed is not None else {}
+        self.mtimes = mtimes if mtimes is not None else {}
+        self.stats: dict[str, os.stat_result] = {}
+
+
+def intact_files(output_dir: Path) -> IntactFiles:
     """The previous build's files that are as it wrote them: relative path -> manifest digest.
 
     A file counts when the manifest lists it and its size and mtime are those the state file
@@ -182,7 +281,7 @@ def intact_files(output_dir: Path) -> dict[str, str]:
     try:
         raw = (output_dir / MANIFEST).read_bytes()
     except OSError:
-        return {}
+        return IntactFiles()
     return _intact(output_dir, _parse_manifest(raw), file_digest(raw))
 
 
@@ -201,14 +300,17 @@ def output_unchanged(output_dir: Path, manifest_digest: str) -> bool:
     return bool(listed) and len(_intact(output_dir, listed, manifest_digest)) == len(listed)
 
 
-def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> dict[str, str]:
+def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> IntactFiles:
     """`intact_files` for the manifest `listed`, whose bytes have `digest`."""
     mtimes = recorded_mtimes(output_dir, digest)
     top = os.fspath(output_dir)
-    intact: dict[str, str] = {}
+    intact = IntactFiles(digest, listed, mtimes)
+    stats = intact.stats
     for rel, entry in listed.items():
-        if _intact_stat(top, rel, entry, mtimes) is not None:
+        stat = _intact_stat(top, rel, entry, mtimes)
+        if stat is not None:
             intact[rel] = entry[0]
+            stats[rel] = stat
     return intact
 
 
@@ -351,7 +453,7 @@ class Stage:
     writing: they are only replaced by a rename or removed.
     """
 
-    def __init__(self, output_dir: Path):
+    def __init__(self, output_dir: Path, intact: dict[str, str] | None = None):
         self.output_dir = output_dir
         self.root = staging_dir(output_dir)
         self.dir = self.root / "site"
@@ -362,10 +464,26 @@ class Stage:
             self.old_manifest: bytes | None = (output_dir / MANIFEST).read_bytes()
         except OSError:
             self.old_manifest = None
-        self.old = _parse_manifest(self.old_manifest)
-        self.old_mtimes = recorded_mtimes(output_dir)
-        self.live_files: dict[str, bool] = {}  # the output as carry_over() found it
-        self.live_folders: set[str] = set()
+        self.old_digest = (file_digest(self.old_manifest) if self.old_manifest is not None
+                           else None)
+        # The stat of each file `intact` found as the previous build wrote it, when it was
+        # found in this very output (same manifest bytes); re-read otherwise.
+        self.planned: dict[str, os.stat_result] = {}
+        if isinstance(intact, IntactFiles) and intact.digest and intact.digest == self.old_digest:
+            self.old, self.old_mtimes, self.planned = intact.listed, intact.mtimes, intact.stats
+        else:
+            self.old = _parse_manifest(self.old_manifest)
+            self.old_mtimes = (recorded_mtimes(output_dir, self.old_digest)
+                               if self.old_digest is not None else {})
+        # The output as carry_over() found it: the files it did not make, the build's files
+        # missing, every folder and the settled stat of those that have one.
+        self.live_extra: dict[str, bool] = {}
+        self.live_missing: list[str] = []
+        self.live_folders: dict[str, tuple[int, int, int] | None] = {}
+        self.carried: dict[str, bool] = {}  # what carry_over() put in `site/`
+        # The settled stats of the spare's folders, recorded when they were the output's.
+        self.spare_settled: dict[str, tuple[int, int, int]] = {}
+        self.made: set[str] = set()  # folders this build made in `site/`
         self.manifest: dict[str, list] = {}
         self.mtimes: dict[str, int] = {}
         self.written = 0
@@ -381,7 +499,7 @@ class Stage:
         listing = _recover(self.output_dir)
         if listing is not None and self._no_links_for_folders(listing[1]):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
-            self.base, self.folders = listing
+            self.base, self.folders, self.spare_settled = listing
             return
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
@@ -391,9 +509,10 @@ class Stage:
     def _no_links_for_folders(self, folders: set[str]) -> bool:
         """True when no folder the spare's record lists is now a link or a file, since a path
         through a link to a folder would lead the build outside the staging folder."""
+        top = self.top
         for folder in folders:
             try:
-                if not S_ISDIR(os.lstat(f"{self.top}/{folder}").st_mode):
+                if not S_ISDIR(os.lstat(f"{top}/{folder}").st_mode):
                     return False
             except FileNotFoundError:
                 pass  # gone: made again when needed
@@ -418,6 +537,7 @@ class Stage:
             except (FileNotFoundError, NotADirectoryError):
                 self._repair_folders(folder)  # the spare is not as its record says
                 os.mkdir(path)
+            self.made.add(folder)
             self.folders.add(folder)
             self.base.pop(folder, None)
         self.used.add(folder)
@@ -491,6 +611,7 @@ class Stage:
                                               path)
                     os.unlink(path)
                 os.mkdir(path)
+                self.made.add(folder)
             self.folders.add(folder)
             self.used.add(folder)
             self.base.pop(folder, None)
@@ -522,6 +643,36 @@ class Stage:
                 return
         self._put(rel, functools.partial(_hard_link, source))
 
+    def _place_same(self, rel: str, entry: list, planned: os.stat_result) -> os.stat_result:
+        """Make `rel` in `site/` the previous build's file that was planned on (`planned` is
+        its stat then): the spare's copy when it is that very file (inode), else a new hard
+        link to the output's. The one look at the file placed also checks that it is still
+        as the previous build wrote it, so a file changed or replaced since it was planned
+        fails the write."""
+        here: os.stat_result | None = None
+        if rel in self.base and not self.base[rel] and rel not in self.placed:
+            try:
+                here = os.lstat(f"{self.top}/{rel}")
+            except OSError:
+                here = None
+            if here is not None and (here.st_ino, here.st_dev) == (planned.st_ino,
+                                                                   planned.st_dev):
+                folder = rel[:rel.rfind("/") + 1][:-1]
+                if folder and folder not in self.used:
+                    self._make_folder(folder)
+                self.placed.add(rel)
+            else:
+                here = None
+        if here is None:
+            self._put(rel, functools.partial(_hard_link, f"{self.live}/{rel}"))
+            here = os.lstat(f"{self.top}/{rel}")
+        if ((here.st_ino, here.st_dev) != (planned.st_ino, planned.st_dev)
+                or not S_ISREG(here.st_mode) or here.st_size != entry[1]
+                or here.st_mtime_ns != self.old_mtimes.get(rel)):
+            raise OSError(errno.ESTALE, "the previous build's file was changed while the "
+                          "build ran", f"{self.live}/{rel}")
+        return here
+
     def _previous(self, rel: str, digest: str, data: bytes) -> os.stat_result | None:
         """The stat of the previous build's file at `rel` when it holds exactly `data`."""
         entry = self.old.get(rel)
@@ -546,11 +697,13 @@ class Stage:
         `intact_files` found it."""
         if same:
             entry = self.old.get(rel)
-            stat = _intact_stat(self.live, rel, entry, self.old_mtimes)
-            if stat is None or not isinstance(entry, list):
+            planned = self.planned.get(rel)
+            if planned is None:
+                planned = _intact_stat(self.live, rel, entry, self.old_mtimes)
+            if planned is None or not isinstance(entry, list):
                 raise OSError(errno.ENOENT, "the previous build's file is gone or was changed "
                               "while the build ran", f"{self.live}/{rel}")
-            self._link(rel, f"{self.live}/{rel}", stat)
+            stat = self._place_same(rel, entry, planned)
             self.manifest[rel] = list(entry[:2])
             self.mtimes[rel] = stat.st_mtime_ns
             self.unchanged += 1
@@ -582,10 +735,10 @@ class Stage:
         problems: list[Problem] = []
         if not os.path.isdir(self.live):
             return problems
-        files, self.live_folders = _scan(self.live)
-        self.live_files = files
-        for rel in sorted(rel for rel in files
-                          if rel not in self.old and rel not in (MANIFEST, STAGING_MARK)):
+        self._look_at_output()
+        for rel, link in sorted(self.live_extra.items()):
+            if rel in (MANIFEST, STAGING_MARK):
+                continue
             where = f"{self.output_dir.name}/{rel}"
             if rel in produced:
                 problems.append(error(where, None,
@@ -594,16 +747,85 @@ class Stage:
                 continue
             source = f"{self.live}/{rel}"
             try:
-                if files[rel]:
+                if link:
                     self._carry_link(rel, os.readlink(source))
                 else:
                     self._carry_file(rel, source)
+                self.carried[rel] = link
             except OSError:
                 problems.append(error(where, None,
                                       "this file was not made by briefing and is in the way of "
                                       "a folder or file the build makes: move it out of the "
                                       "output folder"))
         return problems
+
+    def _look_at_output(self) -> None:
+        """Find what the output holds that the previous build did not make (`live_extra`),
+        which of its files are missing and every folder, listing only the folders that are
+        not as the previous build recorded them (or that it could not record settled): a
+        folder whose (mtime, ctime, inode) is the recorded one holds what it held then. A
+        folder counts only when reached through real folders (a look at its parent, or a
+        parent as recorded), never through a link."""
+        names, settled, extra = _recorded_folders(self.output_dir, self.old_digest)
+        recorded = set(names)
+        reference = _clock(os.fspath(self.root))  # before any look, so later changes show
+        live = self.live
+        folders: dict[str, tuple[int, int, int] | None] = {}
+        found: dict[str, bool] = {}
+        trusted: set[str] = set()
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+        def look(start: str) -> None:
+            """List `start` and every folder below it that has no record."""
+            pending = [start]
+            while pending:
+                folder = pending.pop()
+                try:
+                    fd = os.open(f"{live}/{folder}" if folder else live, flags)
+                except OSError:  # gone, or no longer a folder, since its parent was listed
+                    folders.pop(folder, None)
+                    continue
+                try:
+                    if folder:  # the stat before the listing: a change after it shows
+                        folders[folder] = _settled(os.fstat(fd), reference)
+                    prefix = f"{folder}/" if folder else ""
+                    with os.scandir(fd) as entries:
+                        for entry in entries:
+                            rel = prefix + entry.name
+                            if entry.is_dir(follow_symlinks=False):
+                                folders[rel] = None
+                                if rel not in recorded:
+                                    pending.append(rel)
+                            else:
+                                found[rel] = entry.is_symlink()
+                finally:
+                    os.close(fd)
+
+        look("")
+        for folder in names:  # sorted: a folder comes after its parent
+            if folder not in folders:
+                cut = folder.rfind("/")
+                if cut < 0 or folder[:cut] not in trusted:
+                    continue  # gone: its parent was listed without it, or is gone too
+            known = settled.get(folder)
+            if known is not None:
+                try:
+                    stat = os.lstat(f"{live}/{folder}")
+                except OSError:
+                    stat = None
+                if (stat is not None and S_ISDIR(stat.st_mode)
+                        and (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) == known):
+                    trusted.add(folder)
+                    folders[folder] = known
+                    continue
+            look(folder)
+        old = self.old
+        self.live_folders = folders
+        self.live_extra = {rel: link for rel, link in extra.items()
+                           if rel[:rel.rfind("/") + 1][:-1] in trusted}
+        self.live_extra.update((rel, link) for rel, link in found.items() if rel not in old)
+        self.live_missing = [rel for rel in old if rel not in found
+                             and rel[:rel.rfind("/") + 1][:-1] not in trusted]
 
     def _carry_link(self, rel: str, target: str) -> None:
         """Carry over a symbolic link, keeping the spare's when it points to the same place."""
@@ -649,6 +871,7 @@ class Stage:
             except OSError:
                 shutil.rmtree(path)  # holds what nobody recorded
         removed = len(self.old.keys() - self.manifest.keys())
+        folders = self._new_folders()
         retired = os.path.isdir(self.live)
         if retired:
             try:
@@ -662,9 +885,35 @@ class Stage:
                 os.rename(self.root / "old", self.dir)
         else:
             os.rename(self.dir, self.output_dir)
-        _save_state(self.output_dir, file_digest(manifest_bytes), self.mtimes)
+        digest = file_digest(manifest_bytes)
+        _save_state(self.output_dir, digest, self.mtimes)
+        _save_folders(self.output_dir, digest, folders, self.carried)
         self._keep_spare(retired)
         return removed
+
+    def _new_folders(self) -> dict[str, tuple[int, int, int] | None]:
+        """Each folder of the finished `site/` with its settled stat, for the next build's
+        carry_over(): for a spare folder, the one recorded when carry_over() last looked at
+        it in the output (it held what the spare's record lists then; any change since, in
+        the moment of the swap or this build's own, is stamped later, so it shows and the
+        folder is listed); for a folder this build made, its stat now, settled against the
+        clock read after these stats and before the swap (nobody else changes `site/` until
+        then)."""
+        folders: dict[str, tuple[int, int, int] | None] = {}
+        made: dict[str, os.stat_result] = {}
+        for folder in self.used:
+            if folder in self.made:
+                try:
+                    made[folder] = os.lstat(f"{self.top}/{folder}")
+                except OSError:
+                    folders[folder] = None
+            else:
+                folders[folder] = self.spare_settled.get(folder)
+        if made:
+            reference = _clock(os.fspath(self.root))
+            for folder, stat in made.items():
+                folders[folder] = _settled(stat, reference) if S_ISDIR(stat.st_mode) else None
+        return folders
 
     def _put_manifest(self, manifest_bytes: bytes) -> None:
         """Put the manifest in `site/`: the output's own file when it has the same bytes."""
@@ -684,11 +933,13 @@ class Stage:
         if retired and self.old_manifest is not None:
             # What the retired output held when carry_over() looked, so the next build need
             # not walk it: its manifest's files less those missing, plus the others.
-            record = {"format": 2, "manifest": file_digest(self.old_manifest),
-                      "missing": sorted(self.old.keys() - self.live_files.keys()),
-                      "extra": {rel: link for rel, link in self.live_files.items()
-                                if rel not in self.old},
-                      "folders": sorted(self.live_folders)}
+            names = sorted(self.live_folders)
+            stats: list[int] = []
+            for name in names:
+                stats.extend(self.live_folders[name] or (0, 0, 0))
+            record = {"format": 3, "manifest": file_digest(self.old_manifest),
+                      "missing": sorted(self.live_missing), "extra": self.live_extra,
+                      "folders": names, "stats": stats}
             try:
                 (self.root / SPARE_RECORD).write_text(json.dumps(record), encoding="utf-8")
                 return
@@ -783,47 +1034,62 @@ def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
     return list(seen), problems
 
 
-def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_dir: Path
-                 ) -> WriteReport:
+def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_dir: Path,
+                 intact: dict[str, str] | None = None) -> WriteReport:
     """Stage every file, then swap the whole site in; raise BuildError before any swap.
 
     `files` may be an iterator: each file is staged as it comes, so a big site's pages need not
-    all be in memory at once; every path is still checked before anything is swapped in."""
+    all be in memory at once; every path is still checked before anything is swapped in.
+    `intact` is what `intact_files` answered for this output when the caller planned with it:
+    what it read is not read again while this output's manifest is the one it read."""
     assets = list(assets)
     paths: list[str] = []
     staged: set[str] = set()
     failed: list[OSError] = []
+    refused = False
     if output_dir.is_symlink():  # `output -> /srv/www/site`: replace the folder it points to
         output_dir = output_dir.resolve()
 
-    def stage_one(path: str, add: Callable[[], None]) -> None:
+    def admit(path: str) -> str | None:
+        """The path to stage `path` at, or None when check_paths() will refuse it."""
+        nonlocal refused
         paths.append(path)
         rel = safe_relative(path)
         if rel is None or rel in staged or _name_too_long(rel):
-            return  # _check_paths reports it below
+            refused = True
+            return None
         staged.add(rel)
-        try:
-            add()
-        except OSError as exc:  # a file/folder clash is reported by _check_paths below
-            failed.append(exc)
+        return rel
 
     try:
         with output_lock(output_dir):
-            stage = Stage(output_dir)
+            stage = Stage(output_dir, intact)
             stage.prepare()
             try:
+                add = stage.add
                 for item in files:
-                    stage_one(item.path,
-                              functools.partial(stage.add, item.path, item.data, item.same))
+                    rel = admit(item.path)
+                    if rel is not None:
+                        try:
+                            add(rel, item.data, item.same)
+                        except OSError as exc:  # a file/folder clash: check_paths says which
+                            failed.append(exc)
                 for asset in assets:
-                    stage_one(asset.path,
-                              functools.partial(stage.add_copy, asset.path, asset.source))
-                seen, problems = check_paths(paths)
-                if problems:
-                    raise BuildError(problems)
-                if failed:
-                    raise failed[0]
-                problems = stage.carry_over(set(seen))
+                    rel = admit(asset.path)
+                    if rel is not None:
+                        try:
+                            stage.add_copy(rel, asset.source)
+                        except OSError as exc:
+                            failed.append(exc)
+                # Every folder above a staged file is in `used`, so a path that is both a file
+                # and a folder is in both (staging it also failed); else the paths are fine.
+                if refused or failed or not staged.isdisjoint(stage.used):
+                    problems = check_paths(paths)[1]
+                    if problems:
+                        raise BuildError(problems)
+                    if failed:
+                        raise failed[0]
+                problems = stage.carry_over(staged)
                 if problems:
                     raise BuildError(problems)
                 removed = stage.finish()
