@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
+import jinja2
+
 from generator import deps
 from generator.cache import Progress
 from generator.deps import ModelIndex, PageRecord
@@ -41,16 +43,18 @@ PARTS_PER_JOB = 24
 Part = tuple[list[OutputFile], list[PageRecord]]
 
 # Set in the parent just before forking; read by the workers.
-_work: tuple[Site, list[PageJob], ModelIndex | None] | None = None
+_work: tuple[Site, list[PageJob], ModelIndex | None, jinja2.BytecodeCache | None] | None = None
 # A worker's renderer, made for its first part and kept for the others.
 _renderer: Renderer | None = None
 
 
 def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
-                renderer: Renderer | None = None) -> Part:
-    """Render `jobs` (with `renderer`, else a new one), recording each page's reads when there
-    is an index; raise BuildError with every layout problem."""
-    renderer = renderer or Renderer(site)
+                renderer: Renderer | None = None,
+                templates: jinja2.BytecodeCache | None = None) -> Part:
+    """Render `jobs` (with `renderer`, else a new one using the compiled layouts in
+    `templates`), recording each page's reads when there is an index; raise BuildError with
+    every layout problem."""
+    renderer = renderer or Renderer(site, templates=templates)
     files: list[OutputFile] = []
     records: list[PageRecord] = []
     if index is None:
@@ -74,12 +78,12 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
 def _render_shard(shard: tuple[int, int]) -> Part | None:
     global _renderer
     assert _work is not None
-    site, jobs, index = _work
+    site, jobs, index, templates = _work
     k, n = shard
     # One renderer per worker for all its parts: a new one compiles every layout again and
     # starts its date, link and metadata caches empty (about 0.3 s a part on 10,000 articles).
     if _renderer is None or _renderer.site is not site:
-        _renderer = Renderer(site)
+        _renderer = Renderer(site, templates=templates)
     try:
         return render_part(site, jobs[k::n], index, _renderer)
     except BuildError:
@@ -95,8 +99,10 @@ class RenderedPages:
                  collect: Callable[[PageRecord], None] | None,
                  results: Iterator[Part | None] | None,
                  pool: ProcessPoolExecutor | None = None, shards: int = 0,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None,
+                 templates: jinja2.BytecodeCache | None = None):
         self.site = site
+        self.templates = templates
         self.jobs = jobs
         self.index = index
         self.collect = collect
@@ -109,7 +115,8 @@ class RenderedPages:
     def __iter__(self) -> Iterator[OutputFile]:
         try:
             if self.results is None:
-                files, records = render_part(self.site, self.jobs, self.index)
+                files, records = render_part(self.site, self.jobs, self.index,
+                                             templates=self.templates)
                 self._collect(records)
                 self.count = len(files)
                 yield from files
@@ -142,18 +149,19 @@ class RenderedPages:
 
 def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = None,
                           pages: list[PageJob] | None = None, index: ModelIndex | None = None,
-                          collect: Callable[[PageRecord], None] | None = None
-                          ) -> RenderedPages:
+                          collect: Callable[[PageRecord], None] | None = None,
+                          templates: jinja2.BytecodeCache | None = None) -> RenderedPages:
     """The `pages` jobs (every page by default) rendered in `jobs` forked processes when there
-    are enough to gain; with an `index`, each page's record goes to `collect`. The workers
+    are enough to gain; with an `index`, each page's record goes to `collect`; compiled layouts
+    are read from and kept in `templates` when given. The workers
     start now (before the writer takes its lock); the pages stream in, not in the order of a
     serial render but with the same paths and bytes."""
     pages = page_jobs(site) if pages is None else pages
     if (jobs <= 1 or len(pages) < PARALLEL_PAGES_THRESHOLD
             or "fork" not in multiprocessing.get_all_start_methods()):
-        return RenderedPages(site, pages, index, collect, None)
+        return RenderedPages(site, pages, index, collect, None, templates=templates)
     global _work
-    _work = (site, pages, index)
+    _work = (site, pages, index, templates)
     # Objects that exist now are shared with the workers: keep the collector off them, so
     # neither process spends time scanning them and fewer pages are copied after the fork.
     gc.collect()

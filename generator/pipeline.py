@@ -37,7 +37,7 @@ from generator.markup import (
 )
 from generator.models import Article, ArticleChecks, EditionNote
 from generator.parallel import render_pages_parallel, return_free_memory
-from generator.render import output_path, page_jobs, static_files
+from generator.render import TemplateCache, output_path, page_jobs, static_files
 from generator.shortcut import BuildRecord, clock_interval, manifest_digest, outside_inputs
 from generator.site import Site, build_site_model, link_content
 from generator.sources import ContentFiles, Source, UnreadSource, file_digest, read_content
@@ -258,8 +258,9 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: str | None,
     index, records, code = page_records(site, config, options, output_dir)
     intact = intact_files(output_dir) if records.pages else {}
     same, to_render = plan_pages(jobs, records, index, intact)
+    templates = TemplateCache.for_site(options.site_dir) if options.use_cache else None
     pages = render_pages_parallel(site, options.jobs or default_jobs(), options.progress,
-                                  to_render, index, records.add)
+                                  to_render, index, records.add, templates)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
     written = write_output(itertools.chain(same, pages), assets, output_dir, intact)

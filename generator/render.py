@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import hashlib
 import html
+import importlib.util
 import json
 import mimetypes
 import operator
 import re
+import shutil
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -102,8 +106,68 @@ class _Environment(jinja2.Environment):
         return {**self.globals, **(d or {})}
 
 
-def make_environment(config: Config) -> jinja2.Environment:
-    """Jinja with autoescape, StrictUndefined and the date/URL filters templates use."""
+class TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled layouts kept between builds in `<site>/.cache/templates-<key>/`, so a rebuild
+    does not compile every layout again (about 0.1 s a process).
+
+    Jinja names each file after the layout's name and path, and uses it only for the very
+    source it was compiled from (a SHA-1 of the layout's text is in the file). The folder's
+    key covers what else decides the compiled code: Jinja's version, the Python version and
+    bytecode format, and the generator's code (the environment's settings and filters).
+    Losing the folder loses only the speed-up; a file that cannot be read or written is
+    compiled as if it were not there."""
+
+    PREFIX = "templates-"
+
+    def __init__(self, directory: Path):
+        super().__init__(str(directory), "%s.jinja")
+        self.path = directory
+
+    @classmethod
+    def for_site(cls, site_dir: Path) -> TemplateCache:
+        """The cache of this site, for this generator, Jinja and Python; older ones are
+        removed when this one is first made."""
+        cache = site_dir / ".cache"
+        directory = cache / f"{cls.PREFIX}{cls.key()}"
+        if not directory.is_dir():
+            try:
+                for old in cache.glob(f"{cls.PREFIX}*"):
+                    shutil.rmtree(old, ignore_errors=True)
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass
+        return cls(directory)
+
+    @staticmethod
+    def key() -> str:
+        """What decides the compiled code besides a layout's own text."""
+        digest = hashlib.blake2b(digest_size=10)
+        for part in (jinja2.__version__, sys.version, importlib.util.MAGIC_NUMBER.hex(),
+                     generator.__version__):
+            digest.update(part.encode() + b"\0")
+        for path in sorted(Path(generator.__file__).parent.glob("*.py")):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """The compiled layout, if the file is there and whole; otherwise none."""
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged file: pickle's or marshal's error; compile instead
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        """Keep the compiled layout (written beside, then renamed into place)."""
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def make_environment(config: Config, templates: jinja2.BytecodeCache | None = None
+                     ) -> jinja2.Environment:
+    """Jinja with autoescape, StrictUndefined and the date/URL filters templates use;
+    compiled layouts are kept in `templates` when given."""
     env = _Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in layout_dirs(config.root)]),
         autoescape=jinja2.select_autoescape(("html", "xml", "htm"), default_for_string=True),
@@ -113,6 +177,7 @@ def make_environment(config: Config) -> jinja2.Environment:
         keep_trailing_newline=True,
         # One environment renders one build: no need to stat every layout on every include.
         auto_reload=False,
+        bytecode_cache=templates,
     )
     locale = Locale.parse(config.language, sep="-")
     tz = config.tz
@@ -218,9 +283,10 @@ def _layout_rel(filename: str, dirs: list[Path]) -> str:
 class Renderer:
     """Renders page jobs into OutputFiles, collecting template problems instead of stopping."""
 
-    def __init__(self, site: Site, env: jinja2.Environment | None = None):
+    def __init__(self, site: Site, env: jinja2.Environment | None = None,
+                 templates: jinja2.BytecodeCache | None = None):
         self.site = site
-        self.env = env or make_environment(site.config)
+        self.env = env or make_environment(site.config, templates)
         self.env.globals.update(site=site, url=_url)
         install_metadata(self.env, site)
         self.dirs = layout_dirs(site.config.root)

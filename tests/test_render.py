@@ -231,3 +231,80 @@ def test_sitemap_lastmod_of_listing_pages_is_their_newest_change(tmp_path: Path)
     assert lastmod["https://e.org/tags/odd/page/2/"] == lastmod["https://e.org/s1/"] == \
         day + timedelta(days=19)
     assert lastmod["https://e.org/editions/"] == day + timedelta(days=30)
+
+
+# --- compiled layouts kept between builds -----------------------------------------------------
+
+
+def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the layouts Jinja compiles from now on (in this process)."""
+    import jinja2
+    names: list[str] = []
+    compile_ = jinja2.Environment.compile
+
+    def counted(self, source, name=None, filename=None, raw=False, defer_init=False):  # type: ignore[no-untyped-def]
+        names.append(name)
+        return compile_(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    return names
+
+
+def test_compiled_layouts_are_kept_and_used_again(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.render import TemplateCache
+    site = make_site(tmp_path / "site", layouts={"extra.html": "{{ page.title }} one"},
+                     articles={"a": (article("A", "2026-11-24T08:00:00+00:00"), "Hi.")})
+    compiled = _compiles(monkeypatch)
+    first = make_environment(config_for(site), TemplateCache.for_site(site))
+    assert first.get_template("extra.html").render(page=PageInfo("x", "/", "T")) == "T one"
+    assert first.get_template("article.html") and compiled == ["extra.html", "article.html"]
+    compiled.clear()
+    again = make_environment(config_for(site), TemplateCache.for_site(site))
+    assert again.get_template("extra.html").render(page=PageInfo("x", "/", "T")) == "T one"
+    assert again.get_template("article.html") and compiled == []
+    # An edited layout is compiled again: the cache is keyed on its text, not its name.
+    (site / "layouts" / "extra.html").write_text("{{ page.title }} two", encoding="utf-8")
+    edited = make_environment(config_for(site), TemplateCache.for_site(site))
+    assert edited.get_template("extra.html").render(page=PageInfo("x", "/", "T")) == "T two"
+    assert compiled == ["extra.html"]
+
+
+def test_compiled_layouts_are_kept_per_jinja_and_python(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+
+    from generator.render import TemplateCache
+    site = make_site(tmp_path / "site")
+    mine = TemplateCache.for_site(site)
+    make_environment(config_for(site), mine).get_template("home.html")
+    assert list(mine.path.iterdir())
+    monkeypatch.setattr(jinja2, "__version__", "99.0")
+    other_jinja = TemplateCache.for_site(site)
+    assert other_jinja.path != mine.path and not mine.path.exists()  # the old one is removed
+    monkeypatch.setattr("sys.version", "3.99.0 (elsewhere)")
+    assert TemplateCache.for_site(site).path not in (mine.path, other_jinja.path)
+
+
+def test_a_damaged_compiled_layout_is_compiled_again(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.render import TemplateCache
+    site = make_site(tmp_path / "site", layouts={"extra.html": "{{ page.title }}!"})
+    make_environment(config_for(site), TemplateCache.for_site(site)).get_template("extra.html")
+    cache = TemplateCache.for_site(site)
+    for path in cache.path.iterdir():
+        path.write_bytes(path.read_bytes()[:20])  # the header and half a checksum
+    compiled = _compiles(monkeypatch)
+    env = make_environment(config_for(site), cache)
+    assert env.get_template("extra.html").render(page=PageInfo("x", "/", "T")) == "T!"
+    assert compiled == ["extra.html"]
+
+
+def test_builds_keep_compiled_layouts_unless_told_not_to_cache(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site",
+                     articles={"a": (article("A", "2026-11-24T08:00:00+00:00"), "Hi.")})
+    build_site(site, use_cache=False)
+    assert not list((site / ".cache").glob("templates-*")) if (site / ".cache").exists() else True
+    build_site(site, output=tmp_path / "out")
+    (folder,) = (site / ".cache").glob("templates-*")
+    assert list(folder.iterdir())
