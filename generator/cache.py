@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Generic, NamedTuple, Self, TypeVar
+from typing import Generic, Self, TypeVar
 
 import generator
 from generator import markup
@@ -49,7 +49,7 @@ SOURCE_CACHE_FORMAT = "briefing-source-cache/1"
 ARTICLE_CACHE_FILE = "articles.sqlite3"
 ARTICLE_CACHE_FORMAT = "briefing-article-cache/1"
 FILE_STAMPS_FILE = "files.sqlite3"
-FILE_STAMPS_FORMAT = "briefing-file-stamps/1"
+FILE_STAMPS_FORMAT = "briefing-file-stamps/2"
 # Below this many misses a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
 CHUNK = 64
@@ -114,6 +114,7 @@ class _KeyedCache(Generic[V]):
     COLUMNS = ""
     FORMAT = ""
     FILE = ""  # its name in `<site>/.cache/`
+    PAGE_SIZE = 4096  # SQLite's page size for a new file
 
     @classmethod
     def for_site(cls, site_dir: Path) -> Self:
@@ -127,7 +128,7 @@ class _KeyedCache(Generic[V]):
 
     def __init__(self, path: Path | None):
         self.path = path
-        self._db = (_open_database(path, self.TABLE, self.COLUMNS, self.FORMAT)
+        self._db = (_open_database(path, self.TABLE, self.COLUMNS, self.FORMAT, self.PAGE_SIZE)
                     if path is not None else None)
         self._stored: dict[str, V] | None = None
         # Every row's key as `_load` found them (malformed rows' too), so that `save` need
@@ -168,10 +169,6 @@ class _KeyedCache(Generic[V]):
         if value is not None:
             return value
         return (self._stored if self._stored is not None else self._load()).get(key)
-
-    def keep(self, key: str) -> None:
-        """Keep the row of `key` (if any) at the next `save` without reading it."""
-        self._used.add(key)
 
     def put(self, key: str, value: V) -> None:
         """Remember a new value (saved by `save`)."""
@@ -221,6 +218,9 @@ class RenderCache(_KeyedCache[RenderedBody]):
     COLUMNS = "html TEXT, first TEXT, words INTEGER"
     FORMAT = CACHE_FORMAT
     FILE = CACHE_FILE
+    # A body's HTML is about 5 KB: in 4 KB pages each row spills onto an overflow page, and
+    # reading 10,000 of them (every rebuild) took 0.065 s of CPU against 0.038 s in 64 KB pages.
+    PAGE_SIZE = 65536
 
     def _decode(self, row: tuple) -> RenderedBody | None:
         html, first, words = row
@@ -270,17 +270,10 @@ class ArticleCache(_KeyedCache[str]):
         return (value,)
 
 
-# A content file's stat identity: size, mtime_ns, ctime_ns, inode, device.
-Stamp = tuple[int, int, int, int, int]
-
-
-class FileStamp(NamedTuple):
-    """What a content file's stat said when it was last read, the SHA-256 of the bytes read
-    then, and when (wall clock, ns, taken before the stat) that was."""
-
-    stamp: Stamp
-    digest: bytes
-    recorded_ns: int
+# What a content file's stat said when it was last read ("size mtime_ns ctime_ns inode
+# device"), the SHA-256 of the bytes read then, and when (wall clock, ns, taken before the
+# stat) that was. A plain tuple: 10,000 of them are loaded for every build.
+FileStamp = tuple[str, bytes, int]
 
 
 class FileStamps(_KeyedCache[FileStamp]):
@@ -288,26 +281,28 @@ class FileStamps(_KeyedCache[FileStamp]):
     (`<site>/.cache/files.sqlite3`): see `generator.sources.read_content`."""
 
     TABLE = "files"
-    COLUMNS = ("size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, inode INTEGER, "
-               "device INTEGER, digest BLOB, recorded_ns INTEGER")
+    COLUMNS = "stamp TEXT, digest BLOB, recorded_ns INTEGER"
     FORMAT = FILE_STAMPS_FORMAT
     FILE = FILE_STAMPS_FILE
 
     def _decode(self, row: tuple) -> FileStamp | None:
-        *stamp, digest, recorded = row
-        if (all(type(item) is int for item in stamp) and type(recorded) is int
-                and type(digest) is bytes and len(digest) == 32):
-            return FileStamp(tuple(stamp), digest, recorded)  # type: ignore[arg-type]
+        stamp, digest, recorded = row
+        if (type(stamp) is str and type(digest) is bytes and len(digest) == 32
+                and type(recorded) is int):
+            return row
         return None
 
     def _encode(self, value: FileStamp) -> tuple:
-        return (*value.stamp, value.digest, value.recorded_ns)
+        return value
 
 
-def _connect(path: Path, table: str, columns: str, format_marker: str) -> sqlite3.Connection:
-    """Open a cache database, creating its tables; raise when it holds another format."""
+def _connect(path: Path, table: str, columns: str, format_marker: str, page_size: int = 4096
+             ) -> sqlite3.Connection:
+    """Open a cache database, creating its tables (with pages of `page_size` bytes in a new
+    file); raise when it holds another format."""
     db = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
+        db.execute(f"PRAGMA page_size = {int(page_size)}")  # no effect once the file has tables
         db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
         db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, {columns})")
         row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
@@ -323,8 +318,8 @@ def _connect(path: Path, table: str, columns: str, format_marker: str) -> sqlite
     return db
 
 
-def _open_database(path: Path, table: str, columns: str, format_marker: str
-                   ) -> sqlite3.Connection | None:
+def _open_database(path: Path, table: str, columns: str, format_marker: str,
+                   page_size: int = 4096) -> sqlite3.Connection | None:
     """The cache database at `path`; a corrupt or foreign file is deleted and started afresh,
     and None means no cache this time (an unwritable folder, a file that cannot be replaced)."""
     try:
@@ -334,7 +329,7 @@ def _open_database(path: Path, table: str, columns: str, format_marker: str
         return None
     for attempt in range(2):
         try:
-            return _connect(path, table, columns, format_marker)
+            return _connect(path, table, columns, format_marker, page_size)
         except sqlite3.Error:
             if attempt:
                 return None

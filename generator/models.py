@@ -554,6 +554,7 @@ def _kind(value: Any) -> str:
 # not well formed is a miss; a value JSON cannot give back exactly is not kept.
 
 CHECK_ENTRY_FORMAT = "briefing-article-entry/1"
+_JSON = json.JSONDecoder()
 # What the check's slugs depend on besides python-slugify (whose version the parse digest holds).
 _SLUG_PACKAGES = ("slugify", "unidecode", "text_unidecode")
 
@@ -661,7 +662,9 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
     if topics is None:
         topics = topics_by_slug(config)
     try:
-        entry = json.loads(value)
+        entry, end = _JSON.raw_decode(value)  # what json.loads does, without its two scans
+        if end != len(value):
+            return None
         listed, fields, images = entry
         problems = [_cached_problem(rel, item) for item in listed]
         for path, existed in images:
@@ -687,8 +690,13 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
             found_topic = topics.get(topic) if type(topic) is str else None
             if found_topic is None:
                 return None
-        bylines = tuple(_author(config, _text(name)) for name in authors)
-        kept = tuple(_cached_tag(name) for name in tags)
+        if not all(type(name) is str for name in authors):
+            return None
+        bylines = (tuple(map(_byline, authors)) if not config.authors
+                   else tuple(_author(config, name) for name in authors))
+        kept = tuple(map(_tag, tags))  # a name that is not text raises, one without a slug
+        if not all(kept):              # is None
+            return None
         if image is not None:
             image = Image(*map(_text, image))
         if attribution is not None:
@@ -704,7 +712,7 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
             authors=bylines, topic=found_topic, tags=kept, image=image, location=location,
             source=attribution, translation=translation, lead=lead, priority=priority,
             corrections=corrected, draft=draft, html="", words=0)
-    except (ValueError, TypeError, RecursionError):
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return None
     return article, problems
 
@@ -727,13 +735,6 @@ def _checked(when: datetime | None) -> datetime:
     if when is None:
         raise ValueError("not a date")
     return when
-
-
-def _cached_tag(name: object) -> Tag:
-    tag = _tag(name) if type(name) is str else None
-    if tag is None:
-        raise ValueError("not a tag")
-    return tag
 
 
 def _cached_problem(rel: str, item: object) -> Problem:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -149,8 +150,11 @@ def paginate(articles: tuple[Article, ...], per_page: int, base: str) -> tuple[P
 
 def newest_first(articles: Iterable[Article]) -> tuple[Article, ...]:
     """Articles by date, newest first; ties by slug so the order is stable."""
-    by_slug = sorted(articles, key=lambda a: a.slug)
-    return tuple(sorted(by_slug, key=lambda a: a.date, reverse=True))
+    by_slug = sorted(articles, key=_SLUG)
+    return tuple(sorted(by_slug, key=_DATE, reverse=True))
+
+
+_SLUG, _DATE = operator.attrgetter("slug"), operator.attrgetter("date")
 
 
 def _briefing_order(article: Article) -> tuple[int, float, str]:
@@ -199,8 +203,9 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
     problems: list[Problem] = []
     ordered = newest_first(articles)
     by_day: dict[Date, list[Article]] = {}
+    tz = config.tz  # edition_day, without looking the zone up for each article
     for article in ordered:
-        by_day.setdefault(edition_day(article, config), []).append(article)
+        by_day.setdefault(article.date.astimezone(tz).date(), []).append(article)
     notes_by_day = {note.day: note for note in notes}
     for day, note in sorted(notes_by_day.items()):
         if day not in by_day and day <= now.astimezone(config.tz).date():

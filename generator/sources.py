@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 import generator
-from generator.cache import FileStamp, FileStamps, SourceCache, Stamp, package_version
+from generator.cache import FileStamp, FileStamps, SourceCache, package_version
 from generator.errors import Problem, error, warning
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
@@ -497,16 +497,17 @@ def read_content(site_dir: Path, use_cache: bool = False,
             if stamps is not None:
                 stamp, row, unread = _stamped(name, rel, stamps, started, known)
                 if unread is not None:
-                    if cache is not None and digest is not None:
-                        cache.keep(entry_key(digest, unread.digest))
+                    # Its parse is not needed, so its source cache row goes at `save`: the
+                    # cache holds the parses of the files read in the last build (the few
+                    # edited ones, once the article cache holds the rest), cheap to load.
                     articles.append(unread)
                     continue
             raw, found = read_bytes(name, rel, MAX_TEXT_BYTES)
             source = None
             if raw is not None:
                 sha = file_digest(raw)
-                if stamps is not None and stamp is not None and (row is None or sha != row.digest):
-                    stamps.put(rel, FileStamp(stamp, sha, started))
+                if stamps is not None and stamp is not None and (row is None or sha != row[1]):
+                    stamps.put(rel, (stamp, sha, started))
                 source, found = (_parse_cached(name, rel, raw, sha, cache, digest)
                                  if cache is not None and digest is not None
                                  else parse_bytes(name, rel, raw, sha))
@@ -533,7 +534,7 @@ def read_content(site_dir: Path, use_cache: bool = False,
 
 def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
              known: Callable[[str, bytes], bool] | None
-             ) -> tuple[Stamp | None, FileStamp | None, UnreadSource | None]:
+             ) -> tuple[str | None, FileStamp | None, UnreadSource | None]:
     """A file's stat identity now; the row recorded for it when that is still right (the same
     identity, and the file unchanged for `RACY_NS` before it was recorded), else None; and an
     `UnreadSource` when that row's digest is one `known` wants no Source for."""
@@ -541,14 +542,14 @@ def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
         stat = os.stat(name)
     except OSError:
         return None, None, None
-    stamp = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+    stamp = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} {stat.st_dev}"
     row = stamps.get(rel)
-    if (row is None or row.stamp != stamp
-            or max(stamp[1], stamp[2]) >= row.recorded_ns - RACY_NS):
+    if (row is None or row[0] != stamp
+            or max(stat.st_mtime_ns, stat.st_ctime_ns) >= row[2] - RACY_NS):
         return stamp, None, None
-    if known is None or rel.startswith("content/editions/") or not known(rel, row.digest):
+    if known is None or rel.startswith("content/editions/") or not known(rel, row[1]):
         return stamp, row, None
-    return stamp, row, UnreadSource(name, rel, row.digest)
+    return stamp, row, UnreadSource(name, rel, row[1])
 
 
 # --- The parsed-source cache ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from generator.cache import (
     CACHE_DIR,
     CACHE_FILE,
     SOURCE_CACHE_FILE,
+    FileStamps,
     RenderCache,
     SourceCache,
     render_bodies,
@@ -190,9 +192,7 @@ def test_deleting_the_cache_is_safe(tmp_path: Path) -> None:
     site = _site(tmp_path)
     build_site(site)
     before = (site / "output/index.html").read_bytes()
-    for path in (site / CACHE_DIR).iterdir():
-        path.unlink()
-    (site / CACHE_DIR).rmdir()
+    shutil.rmtree(site / CACHE_DIR)  # every cache, whatever it holds
     report = build_site(site)
     assert report.rendered == 3 and not report.up_to_date
     assert (site / "output/index.html").read_bytes() == before
@@ -299,3 +299,40 @@ def test_an_updated_extension_renders_bodies_again(tmp_path: Path,
     assert not again.up_to_date and (again.rendered, again.cached) == (1, 0)
     page = next((site / "output" / "2026").rglob("index.html"))
     assert "The second word." in parse_html(page).text_content()
+
+
+def test_a_new_render_cache_has_big_pages(tmp_path: Path) -> None:
+    """A body's HTML fits a 64 KB page, not a 4 KB one (fewer overflow pages to read)."""
+    cache = RenderCache(tmp_path / CACHE_FILE)
+    cache.close()
+    db = sqlite3.connect(tmp_path / CACHE_FILE)
+    try:
+        assert db.execute("PRAGMA page_size").fetchone()[0] == RenderCache.PAGE_SIZE == 65536
+    finally:
+        db.close()
+
+
+def test_file_stamps_keep_well_formed_rows_only(tmp_path: Path) -> None:
+    path = tmp_path / "files.sqlite3"
+    cache = FileStamps(path)
+    cache.put("content/a.md", ("1 2 3 4 5", b"d" * 32, 7))
+    cache.put("content/b.md", ("1 2 3 4 5", b"short", 7))
+    cache.save()
+    cache.close()
+    again = FileStamps(path)
+    assert again.get("content/a.md") == ("1 2 3 4 5", b"d" * 32, 7)
+    assert again.get("content/b.md") is None
+    again.close()
+
+
+def test_markdown_given_as_a_function_is_asked_for_only_on_a_miss(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def text(markdown: str):
+        return lambda: asked.append(markdown) or markdown
+    cache = RenderCache(tmp_path / CACHE_FILE)
+    first, _ = _render(cache, [(key, text(markdown)) for key, markdown in ITEMS])
+    assert asked == [markdown for _, markdown in ITEMS]
+    asked.clear()
+    again, stats = _render(cache, [(key, text(markdown)) for key, markdown in ITEMS])
+    assert asked == [] and again == first and stats.cached == len(ITEMS)

@@ -432,6 +432,12 @@ def _kinds(site: Path, known=lambda rel, digest: True) -> dict[str, object]:
     return {s.rel: s for s in content.articles}
 
 
+def _stamp(stat: os.stat_result) -> str:
+    """A stat identity as the stamp rows hold it."""
+    return (f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} "
+            f"{stat.st_dev}")
+
+
 def _same_size_edit(path: Path) -> None:
     """Change one character of the title, keeping the size, the mtime and the atime."""
     before = os.stat(path)
@@ -496,8 +502,7 @@ def test_a_racily_clean_file_is_read_again(tmp_path: Path) -> None:
     _same_size_edit(path)
     stat = os.stat(path)
     db = sqlite3.connect(site / CACHE_DIR / FILE_STAMPS_FILE)
-    db.execute("UPDATE files SET mtime_ns = ?, ctime_ns = ? WHERE key = 'content/a.md'",
-               (stat.st_mtime_ns, stat.st_ctime_ns))
+    db.execute("UPDATE files SET stamp = ? WHERE key = 'content/a.md'", (_stamp(stat),))
     db.commit()
     db.close()
     source = _kinds(site)["content/a.md"]
@@ -514,9 +519,8 @@ def test_a_stale_row_that_is_not_racy_is_trusted(tmp_path: Path,
     _same_size_edit(path)
     stat = os.stat(path)
     db = sqlite3.connect(site / CACHE_DIR / FILE_STAMPS_FILE)
-    db.execute("UPDATE files SET mtime_ns = ?, ctime_ns = ?, recorded_ns = ? "
-               "WHERE key = 'content/a.md'",
-               (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ctime_ns + 10 ** 10))
+    db.execute("UPDATE files SET stamp = ?, recorded_ns = ? WHERE key = 'content/a.md'",
+               (_stamp(stat), stat.st_ctime_ns + 10 ** 10))
     db.commit()
     db.close()
     assert isinstance(_kinds(site)["content/a.md"], sources.UnreadSource)
