@@ -9,6 +9,7 @@ rebuild costs about what changed rather than one new file and folder per page.
 
 from __future__ import annotations
 
+import base64
 import errno
 import fcntl
 import functools
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,20 +116,67 @@ def _settled(stat: os.stat_result, reference: int) -> tuple[int, int, int] | Non
     return (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
-def _save_folders(output_dir: Path, manifest_digest: str,
-                  folders: dict[str, tuple[int, int, int] | None], extra: dict[str, bool]
-                  ) -> None:
-    """Remember each folder of the output (sorted; with its settled stat or zeros) and the
-    files in it the build did not make, beside the output, for the next carry_over()."""
-    names = sorted(folders)
-    stats: list[int] = []
-    for name in names:
-        stats.extend(folders[name] or (0, 0, 0))
+class FolderStats:
+    """Folders (sorted, so a folder comes after its parent) and each one's settled
+    (mtime, ctime, inode), zeros for none, packed three 64-bit numbers a folder."""
+
+    def __init__(self, names: list[str], numbers: array):
+        self.names = names
+        self.numbers = numbers
+        self._index: dict[str, int] | None = None
+
+    @classmethod
+    def of(cls, folders: dict[str, tuple[int, int, int] | None]) -> FolderStats:
+        """The folders of `folders` and their settled stats."""
+        names = sorted(folders)
+        numbers = array("q")
+        for name in names:
+            try:
+                numbers.extend(folders[name] or _NO_STAT)
+            except OverflowError:  # an inode number beyond 2**63: listed next time
+                del numbers[len(numbers) - len(numbers) % 3:]
+                numbers.extend(_NO_STAT)
+        return cls(names, numbers)
+
+    @classmethod
+    def from_json(cls, names: object, packed: object) -> FolderStats | None:
+        """The value `to_json` gave, or None when it is not one."""
+        if not (isinstance(names, list) and isinstance(packed, str)):
+            return None
+        numbers = array("q")
+        numbers.frombytes(base64.b64decode(packed, validate=True))
+        if len(numbers) != 3 * len(names) or names != sorted(names) or not all(
+                type(name) is str for name in names):
+            return None
+        return cls(names, numbers)
+
+    def to_json(self) -> tuple[list[str], str]:
+        """The folders and their stats, as JSON values."""
+        return self.names, base64.b64encode(self.numbers.tobytes()).decode("ascii")
+
+    def get(self, name: str) -> tuple[int, int, int] | None:
+        """The settled stat of `name`, if it has one."""
+        if self._index is None:
+            self._index = {folder: n for n, folder in enumerate(self.names)}
+        n = self._index.get(name)
+        if n is None or not self.numbers[3 * n + 1]:
+            return None
+        return (self.numbers[3 * n], self.numbers[3 * n + 1], self.numbers[3 * n + 2])
+
+
+_NO_STAT = (0, 0, 0)
+
+
+def _save_folders(output_dir: Path, manifest_digest: str, folders: FolderStats,
+                  extra: dict[str, bool]) -> None:
+    """Remember each folder of the output with its settled stat, and the files in it the
+    build did not make, beside the output, for the next carry_over()."""
+    names, packed = folders.to_json()
     path = _folders_path(output_dir)
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(json.dumps({"format": 1, "manifest": manifest_digest,
-                                         "folders": names, "stats": stats, "extra": extra}),
+        temporary.write_text(json.dumps({"format": 2, "manifest": manifest_digest,
+                                         "folders": names, "stats": packed, "extra": extra}),
                              encoding="utf-8")
         os.replace(temporary, path)
     except OSError:
@@ -135,27 +184,22 @@ def _save_folders(output_dir: Path, manifest_digest: str,
 
 
 def _recorded_folders(output_dir: Path, manifest_digest: str | None
-                      ) -> tuple[list[str], dict[str, tuple[int, int, int]], dict[str, bool]]:
+                      ) -> tuple[FolderStats | None, dict[str, bool]]:
     """What the last build recorded of the output's folders, if its record matches the output
-    (whose manifest has `manifest_digest`): every folder, the settled stats, the files the
-    build did not make."""
+    (whose manifest has `manifest_digest`): the folders and their settled stats, the files
+    the build did not make."""
     try:
         record = json.loads(_folders_path(output_dir).read_bytes())
-        if (manifest_digest is None or record["format"] != 1
+        if (manifest_digest is None or record["format"] != 2
                 or record["manifest"] != manifest_digest):
-            return [], {}, {}
-        names, stats, extra = record["folders"], record["stats"], record["extra"]
-        if not (isinstance(names, list) and isinstance(stats, list) and isinstance(extra, dict)
-                and len(stats) == 3 * len(names)
-                and all(isinstance(name, str) for name in names)
-                and all(type(number) is int for number in stats)):
-            return [], {}, {}
-        settled = {name: (stats[3 * n], stats[3 * n + 1], stats[3 * n + 2])
-                   for n, name in enumerate(names) if stats[3 * n + 1]}
-        # Sorted, so that a folder comes after its parent (they are, unless edited by hand).
-        return sorted(names), settled, {str(rel): bool(link) for rel, link in extra.items()}
+            return None, {}
+        folders = FolderStats.from_json(record["folders"], record["stats"])
+        extra = record["extra"]
+        if folders is None or not isinstance(extra, dict):
+            return None, {}
+        return folders, {str(rel): bool(link) for rel, link in extra.items()}
     except (OSError, ValueError, KeyError, TypeError):
-        return [], {}, {}
+        return None, {}
 
 
 def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) -> None:
@@ -164,8 +208,7 @@ def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) 
     path = _state_path(output_dir)
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(json.dumps({"manifest": manifest_digest,
-                                         "mtimes": dict(sorted(mtimes.items()))}),
+        temporary.write_text(json.dumps({"manifest": manifest_digest, "mtimes": mtimes}),
                              encoding="utf-8")
         os.replace(temporary, path)
     except OSError:
@@ -194,11 +237,13 @@ def recover(output_dir: Path) -> None:
     _recover(output_dir)
 
 
-SpareListing = tuple[dict[str, bool], set[str], dict[str, tuple[int, int, int]]]
+SpareListing = tuple[dict[str, bool], FolderStats]
 
 
-def _recover(output_dir: Path) -> SpareListing | None:
-    """recover(), returning the listing of the clean spare it kept, if any."""
+def _recover(output_dir: Path, output_files: dict[str, list] | None = None,
+             output_digest: str | None = None) -> SpareListing | None:
+    """recover(), returning the listing of the clean spare it kept, if any, given the output's
+    manifest entries and digest (read here when not given)."""
     root = staging_dir(output_dir)
     if not root.exists() and not root.is_symlink():
         return None
@@ -210,17 +255,25 @@ def _recover(output_dir: Path) -> SpareListing | None:
     old = root / "old"
     if not output_dir.exists() and old.is_dir():
         os.rename(old, output_dir)
-    listing = _spare_listing(root)
+    if output_files is None:
+        try:
+            raw = (output_dir / MANIFEST).read_bytes()
+            output_files, output_digest = _parse_manifest(raw), file_digest(raw)
+        except OSError:
+            output_files, output_digest = {}, None
+    listing = _spare_listing(root, output_files, output_digest)
     if listing is None:
         shutil.rmtree(root)
     return listing
 
 
-def _spare_listing(root: Path) -> SpareListing | None:
-    """What the spare holds (files -> whether a link, folders, and the settled stats of the
-    folders that had one when it was the output), when the staging folder holds only a
-    retired output that a finished build put there with its record, not one a build was
-    changing; else None."""
+def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str | None
+                   ) -> SpareListing | None:
+    """What the spare holds (files -> whether a link; its folders and their settled stats from
+    when it was the output), when the staging folder holds only a retired output that a
+    finished build put there with its record, not one a build was changing, and the output
+    is the one that build made (whose manifest, `output_files`, has `output_digest`): the
+    record lists the spare's files as they differ from the output's manifest."""
     try:
         if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
             return None
@@ -229,21 +282,17 @@ def _spare_listing(root: Path) -> SpareListing | None:
             return None
         record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
         manifest = (site / MANIFEST).read_bytes()
-        if record.get("format") != 3 or record.get("manifest") != file_digest(manifest):
+        if (record.get("format") != 4 or record.get("manifest") != file_digest(manifest)
+                or output_digest is None or record.get("output") != output_digest):
             return None
-        listed, extra = json.loads(manifest)["files"], record["extra"]
-        names, stats = record["folders"], record["stats"]
-        if not (isinstance(listed, dict) and isinstance(extra, dict)
-                and isinstance(record["missing"], list) and isinstance(names, list)
-                and isinstance(stats, list) and len(stats) == 3 * len(names)
-                and all(type(number) is int for number in stats)):
+        extra = record["extra"]
+        folders = FolderStats.from_json(record["folders"], record["stats"])
+        if not (isinstance(extra, dict) and isinstance(record["missing"], list)) or not folders:
             return None
         missing = set(record["missing"])
-        files = {rel: False for rel in listed if rel not in missing}
+        files = {rel: False for rel in output_files if rel not in missing}
         files.update((str(rel), bool(link)) for rel, link in extra.items())
-        settled = {str(name): (stats[3 * n], stats[3 * n + 1], stats[3 * n + 2])
-                   for n, name in enumerate(names) if stats[3 * n + 1]}
-        return files, {str(folder) for folder in names}, settled
+        return files, folders
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -306,9 +355,16 @@ def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> IntactFil
     top = os.fspath(output_dir)
     intact = IntactFiles(digest, listed, mtimes)
     stats = intact.stats
-    for rel, entry in listed.items():
-        stat = _intact_stat(top, rel, entry, mtimes)
-        if stat is not None:
+    stat_of = os.stat
+    for rel, entry in listed.items():  # _intact_stat(), inline: it runs for every file
+        mtime = mtimes.get(rel)
+        if mtime is None or not isinstance(entry, list) or len(entry) < 2:
+            continue
+        try:
+            stat = stat_of(f"{top}/{rel}", follow_symlinks=False)
+        except (OSError, ValueError):
+            continue
+        if stat.st_mtime_ns == mtime and stat.st_size == entry[1] and S_ISREG(stat.st_mode):
             intact[rel] = entry[0]
             stats[rel] = stat
     return intact
@@ -479,10 +535,10 @@ class Stage:
         # missing, every folder and the settled stat of those that have one.
         self.live_extra: dict[str, bool] = {}
         self.live_missing: list[str] = []
-        self.live_folders: dict[str, tuple[int, int, int] | None] = {}
+        self.live_folders = FolderStats([], array("q"))
         self.carried: dict[str, bool] = {}  # what carry_over() put in `site/`
-        # The settled stats of the spare's folders, recorded when they were the output's.
-        self.spare_settled: dict[str, tuple[int, int, int]] = {}
+        # The spare's folders and their settled stats, recorded when they were the output's.
+        self.spare_folders = FolderStats([], array("q"))
         self.made: set[str] = set()  # folders this build made in `site/`
         self.manifest: dict[str, list] = {}
         self.mtimes: dict[str, int] = {}
@@ -496,17 +552,18 @@ class Stage:
     def prepare(self) -> None:
         """Start from the clean spare or an empty staging folder, cleaning up after a build
         that was killed."""
-        listing = _recover(self.output_dir)
-        if listing is not None and self._no_links_for_folders(listing[1]):
+        listing = _recover(self.output_dir, self.old, self.old_digest)
+        if listing is not None and self._no_links_for_folders(listing[1].names):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
-            self.base, self.folders, self.spare_settled = listing
+            self.base, self.spare_folders = listing
+            self.folders = set(self.spare_folders.names)
             return
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
         (self.root / STAGING_MARK).touch()
         self.dir.mkdir()
 
-    def _no_links_for_folders(self, folders: set[str]) -> bool:
+    def _no_links_for_folders(self, folders: list[str]) -> bool:
         """True when no folder the spare's record lists is now a link or a file, since a path
         through a link to a folder would lead the build outside the staging folder."""
         top = self.top
@@ -649,26 +706,27 @@ class Stage:
         link to the output's. The one look at the file placed also checks that it is still
         as the previous build wrote it, so a file changed or replaced since it was planned
         fails the write."""
+        path = f"{self.top}/{rel}"
         here: os.stat_result | None = None
-        if rel in self.base and not self.base[rel] and rel not in self.placed:
+        if self.base.get(rel) is False and rel not in self.placed:
             try:
-                here = os.lstat(f"{self.top}/{rel}")
+                here = os.lstat(path)
             except OSError:
                 here = None
-            if here is not None and (here.st_ino, here.st_dev) == (planned.st_ino,
-                                                                   planned.st_dev):
-                folder = rel[:rel.rfind("/") + 1][:-1]
-                if folder and folder not in self.used:
-                    self._make_folder(folder)
+            if here is not None and here.st_ino == planned.st_ino and (
+                    here.st_dev == planned.st_dev):
+                cut = rel.rfind("/")
+                if cut > 0 and rel[:cut] not in self.used:
+                    self._make_folder(rel[:cut])
                 self.placed.add(rel)
             else:
                 here = None
         if here is None:
             self._put(rel, functools.partial(_hard_link, f"{self.live}/{rel}"))
-            here = os.lstat(f"{self.top}/{rel}")
-        if ((here.st_ino, here.st_dev) != (planned.st_ino, planned.st_dev)
-                or not S_ISREG(here.st_mode) or here.st_size != entry[1]
-                or here.st_mtime_ns != self.old_mtimes.get(rel)):
+            here = os.lstat(path)
+        if (here.st_mtime_ns != self.old_mtimes.get(rel) or here.st_ino != planned.st_ino
+                or here.st_dev != planned.st_dev or here.st_size != entry[1]
+                or not S_ISREG(here.st_mode)):
             raise OSError(errno.ESTALE, "the previous build's file was changed while the "
                           "build ran", f"{self.live}/{rel}")
         return here
@@ -704,7 +762,7 @@ class Stage:
                 raise OSError(errno.ENOENT, "the previous build's file is gone or was changed "
                               "while the build ran", f"{self.live}/{rel}")
             stat = self._place_same(rel, entry, planned)
-            self.manifest[rel] = list(entry[:2])
+            self.manifest[rel] = entry if len(entry) == 2 else entry[:2]
             self.mtimes[rel] = stat.st_mtime_ns
             self.unchanged += 1
             return
@@ -766,13 +824,16 @@ class Stage:
         folder whose (mtime, ctime, inode) is the recorded one holds what it held then. A
         folder counts only when reached through real folders (a look at its parent, or a
         parent as recorded), never through a link."""
-        names, settled, extra = _recorded_folders(self.output_dir, self.old_digest)
+        record, extra = _recorded_folders(self.output_dir, self.old_digest)
+        names = record.names if record is not None else []
+        numbers = record.numbers if record is not None else array("q")
         recorded = set(names)
         reference = _clock(os.fspath(self.root))  # before any look, so later changes show
         live = self.live
-        folders: dict[str, tuple[int, int, int] | None] = {}
+        folders: dict[str, tuple[int, int, int] | None] = {}  # those looked at, or to be
         found: dict[str, bool] = {}
         trusted: set[str] = set()
+        new: list[str] = []
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
         def look(start: str) -> None:
@@ -795,6 +856,7 @@ class Stage:
                             if entry.is_dir(follow_symlinks=False):
                                 folders[rel] = None
                                 if rel not in recorded:
+                                    new.append(rel)
                                     pending.append(rel)
                             else:
                                 found[rel] = entry.is_symlink()
@@ -802,25 +864,42 @@ class Stage:
                     os.close(fd)
 
         look("")
-        for folder in names:  # sorted: a folder comes after its parent
+        lstat = os.lstat
+        now = array("q", numbers)  # the record, set right below where it differs
+        complete = True  # every recorded folder is still there (and `new` says if any came)
+        for n, folder in enumerate(names):  # sorted: a folder comes after its parent
+            j = 3 * n
             if folder not in folders:
                 cut = folder.rfind("/")
                 if cut < 0 or folder[:cut] not in trusted:
+                    complete = False
                     continue  # gone: its parent was listed without it, or is gone too
-            known = settled.get(folder)
-            if known is not None:
+            if numbers[j + 1]:  # settled when recorded
                 try:
-                    stat = os.lstat(f"{live}/{folder}")
+                    stat = lstat(f"{live}/{folder}")
                 except OSError:
                     stat = None
-                if (stat is not None and S_ISDIR(stat.st_mode)
-                        and (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino) == known):
+                if (stat is not None and stat.st_ctime_ns == numbers[j + 1]
+                        and stat.st_mtime_ns == numbers[j] and stat.st_ino == numbers[j + 2]
+                        and S_ISDIR(stat.st_mode)):
                     trusted.add(folder)
-                    folders[folder] = known
                     continue
             look(folder)
+            if folder not in folders:
+                complete = False
+            else:
+                try:
+                    now[j:j + 3] = array("q", folders[folder] or _NO_STAT)
+                except OverflowError:
+                    now[j:j + 3] = array("q", _NO_STAT)
+        if complete and not new:
+            self.live_folders = FolderStats(names, now)
+        else:
+            for n, folder in enumerate(names):
+                if folder in trusted:
+                    folders[folder] = (numbers[3 * n], numbers[3 * n + 1], numbers[3 * n + 2])
+            self.live_folders = FolderStats.of(folders)
         old = self.old
-        self.live_folders = folders
         self.live_extra = {rel: link for rel, link in extra.items()
                            if rel[:rel.rfind("/") + 1][:-1] in trusted}
         self.live_extra.update((rel, link) for rel, link in found.items() if rel not in old)
@@ -888,10 +967,10 @@ class Stage:
         digest = file_digest(manifest_bytes)
         _save_state(self.output_dir, digest, self.mtimes)
         _save_folders(self.output_dir, digest, folders, self.carried)
-        self._keep_spare(retired)
+        self._keep_spare(retired, digest)
         return removed
 
-    def _new_folders(self) -> dict[str, tuple[int, int, int] | None]:
+    def _new_folders(self) -> FolderStats:
         """Each folder of the finished `site/` with its settled stat, for the next build's
         carry_over(): for a spare folder, the one recorded when carry_over() last looked at
         it in the output (it held what the spare's record lists then; any change since, in
@@ -899,21 +978,26 @@ class Stage:
         folder is listed); for a folder this build made, its stat now, settled against the
         clock read after these stats and before the swap (nobody else changes `site/` until
         then)."""
+        spare = self.spare_folders
+        used = self.used
+        if (not self.made and len(used) == len(spare.names)
+                and used.issuperset(spare.names)):
+            return spare  # the same folders: each keeps the stat recorded with it
         folders: dict[str, tuple[int, int, int] | None] = {}
         made: dict[str, os.stat_result] = {}
-        for folder in self.used:
+        for folder in used:
             if folder in self.made:
                 try:
                     made[folder] = os.lstat(f"{self.top}/{folder}")
                 except OSError:
                     folders[folder] = None
             else:
-                folders[folder] = self.spare_settled.get(folder)
+                folders[folder] = spare.get(folder)
         if made:
             reference = _clock(os.fspath(self.root))
             for folder, stat in made.items():
                 folders[folder] = _settled(stat, reference) if S_ISDIR(stat.st_mode) else None
-        return folders
+        return FolderStats.of(folders)
 
     def _put_manifest(self, manifest_bytes: bytes) -> None:
         """Put the manifest in `site/`: the output's own file when it has the same bytes."""
@@ -926,20 +1010,27 @@ class Stage:
                 pass
         self._put(MANIFEST, functools.partial(_write_new, data=manifest_bytes, mtimes=[]))
 
-    def _keep_spare(self, retired: bool) -> None:
+    def _keep_spare(self, retired: bool, output_digest: str) -> None:
         """Keep the retired output in `site/` for the next build, with the record that says it
         is whole; without a retired output with a manifest, remove the staging folder."""
         _unlink_quietly(self.temp)
         if retired and self.old_manifest is not None:
             # What the retired output held when carry_over() looked, so the next build need
             # not walk it: its manifest's files less those missing, plus the others.
-            names = sorted(self.live_folders)
-            stats: list[int] = []
-            for name in names:
-                stats.extend(self.live_folders[name] or (0, 0, 0))
-            record = {"format": 3, "manifest": file_digest(self.old_manifest),
-                      "missing": sorted(self.live_missing), "extra": self.live_extra,
-                      "folders": names, "stats": stats}
+            # Its files, as they differ from the new output's manifest, which the next build
+            # reads anyway: carry_over() found the old manifest's files less those missing,
+            # plus the others.
+            old, new, extra = self.old, self.manifest, self.live_extra
+            gone = set(self.live_missing)
+            names, packed = self.live_folders.to_json()
+            record = {"format": 4, "manifest": self.old_digest,
+                      "output": output_digest,
+                      "missing": [rel for rel in new if rel not in extra
+                                  and (rel not in old or rel in gone)],
+                      "extra": {**{rel: False for rel in old
+                                   if rel not in new and rel not in gone},
+                                **{rel: link for rel, link in extra.items() if rel not in new}},
+                      "folders": names, "stats": packed}
             try:
                 (self.root / SPARE_RECORD).write_text(json.dumps(record), encoding="utf-8")
                 return

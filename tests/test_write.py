@@ -24,6 +24,7 @@ from generator.write import (
     _scan,
     _spare_listing,
     check_output_dir,
+    file_digest,
     intact_files,
     output_lock,
     recover,
@@ -424,8 +425,10 @@ def test_the_spare_follows_the_site_through_many_builds(tmp_path: Path) -> None:
             assert spare_is_clean(output)
             # The spare's record lists exactly what it holds, so the next build need not look.
             stage = staging_dir(output)
-            listing = _spare_listing(stage)
-            assert listing is not None and listing[:2] == _scan(os.fspath(stage / "site"))
+            raw = (output / MANIFEST).read_bytes()
+            listing = _spare_listing(stage, json.loads(raw)["files"], file_digest(raw))
+            assert listing is not None
+            assert (listing[0], set(listing[1].names)) == _scan(os.fspath(stage / "site"))
         assert not (output / "b").exists() or number != 2  # an emptied folder goes
 
 
@@ -590,11 +593,13 @@ def test_a_spare_folder_turned_into_a_link_does_not_lead_the_build_outside(
 def folder_record(output: Path) -> dict[str, list[int]]:
     """The writer's record of the output's folders: folder -> [mtime, ctime, inode] (zeros
     when it is to be listed next time)."""
-    from generator.write import _folders_path
+    from generator.write import FolderStats, _folders_path
 
     record = json.loads(_folders_path(output).read_text(encoding="utf-8"))
-    stats = record["stats"]
-    return {name: stats[3 * n:3 * n + 3] for n, name in enumerate(record["folders"])}
+    folders = FolderStats.from_json(record["folders"], record["stats"])
+    assert folders is not None
+    return {name: list(folders.numbers[3 * n:3 * n + 3])
+            for n, name in enumerate(folders.names)}
 
 
 def settled_builds(output: Path, files: list[OutputFile], count: int = 4) -> None:
@@ -741,3 +746,19 @@ def test_planned_stats_of_another_output_are_not_used(tmp_path: Path) -> None:
     report = write_output([OutputFile("index.html", b"home 3"),
                            OutputFile("a.html", b"A")], [], output, stale)
     assert report.unchanged == 1 and (output / "a.html").read_bytes() == b"A"
+
+
+def test_a_spare_recorded_against_another_output_is_not_used(tmp_path: Path) -> None:
+    """The spare's record lists its files as they differ from the output's manifest, so it
+    is used only beside the very output it was recorded with."""
+    output = tmp_path / "out"
+    both = [OutputFile("index.html", b"1"), OutputFile("a/index.html", b"a"),
+            OutputFile("a/old.html", b"old")]
+    write_output(both, [], output)
+    write_output(both, [], output)
+    other = tmp_path / "other"
+    write_output([OutputFile("index.html", b"1"), OutputFile("a/index.html", b"a")], [], other)
+    shutil.rmtree(output)
+    os.rename(other, output)  # an output put back from elsewhere; the spare is still there
+    write_output([OutputFile("index.html", b"2"), OutputFile("a/index.html", b"a")], [], output)
+    assert set(tree_entries(output)) == {"index.html", "a/index.html", MANIFEST}
