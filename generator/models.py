@@ -555,6 +555,7 @@ def _kind(value: Any) -> str:
 
 CHECK_ENTRY_FORMAT = "briefing-article-entry/1"
 _JSON = json.JSONDecoder()
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps' result, one encoder
 # What the check's slugs depend on besides python-slugify (whose version the parse digest holds).
 _SLUG_PACKAGES = ("slugify", "unidecode", "text_unidecode")
 
@@ -647,7 +648,7 @@ def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo
             article.draft,
         ]
     try:
-        return json.dumps([listed, fields, checker.images], separators=(",", ":"))
+        return _COMPACT([listed, fields, checker.images])
     except (ValueError, TypeError, RecursionError):
         return None
 

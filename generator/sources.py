@@ -564,6 +564,8 @@ def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
 
 ENTRY_FORMAT = "briefing-source-entry/2"
 _JSON = json.JSONDecoder()
+# json.dumps(value, separators=(",", ":")), without making an encoder for every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def parse_digest() -> bytes | None:
@@ -666,8 +668,7 @@ def encode_entry(source: Source | None, problems: list[Problem], rel: str, raw: 
         parsed = [source.meta.data, body, source.body_line]
         lines = [[*path, line] for path, line in source.meta.lines.items()]
     try:  # compact JSON never holds a raw newline, so it can separate the two parts
-        return (json.dumps([listed, parsed, memo], separators=(",", ":")) + "\n"
-                + json.dumps(lines, separators=(",", ":")))
+        return _COMPACT([listed, parsed, memo]) + "\n" + _COMPACT(lines)
     except (ValueError, TypeError, RecursionError):
         return None
 
