@@ -59,6 +59,9 @@ _SHAPES: dict[type, Any] = {}
 _CODE: dict[tuple[type, str], bool] = {}
 _CODE_NAMES: dict[type, frozenset[str]] = {}
 _installed = 0
+# The array type of a page's pair numbers: unsigned, 4 bytes (none is negative, so loading
+# checks only the largest; none is 0, which the changed set always holds, see changed_pairs).
+_IDS = "I" if array("I").itemsize == 4 else "L"
 
 
 def _recording_getattribute(self: object, name: str, _get: Any = object.__getattribute__,
@@ -540,14 +543,14 @@ class PageRecords:
                 return cls(path, {}, {}, 1, False)
             next_id, count = int(meta["next"]), int(meta["pairs"])
             pages = {}
+            # A value of another type than save() writes is never equal to a page's context
+            # or file digest: that page renders.
             for page, context, deps, output in db.execute(
                     "SELECT path, context, deps, output FROM pages"):
-                ids = array("q")
-                ids.frombytes(deps)
-                if ids and (min(ids) < 1 or max(ids) >= next_id):
+                ids = array(_IDS, deps)
+                if ids and max(ids) >= next_id:
                     return cls(path, {}, {}, 1, False)  # a page read a pair the file lacks
-                pages[str(page)] = (bytes(context) if context is not None else None, ids,
-                                    str(output))
+                pages[page] = (context, ids, output)
             objects, stored = {}, 0
             for key, fp, n, pairs in db.execute("SELECT key, fp, n, pairs FROM objects"):
                 objects[str(key)] = (bytes(fp) if fp is not None else None, str(pairs))
@@ -587,7 +590,7 @@ class PageRecords:
         object's row cannot be read: no page can be trusted then."""
         if self._changed is not None or not self.valid:
             return self._changed
-        changed = set()
+        changed = {0}  # no pair has the number 0: a page naming it (a damaged row) renders
         try:
             for key, (stored, _) in self.objects.items():
                 if stored is not None and stored == index.object_value(key):
@@ -621,7 +624,7 @@ class PageRecords:
         """Keep a just-rendered page's record until save(), its pairs as numbers: a big site's
         pages make a million reads of two hundred thousand pairs."""
         numbers = self._numbers
-        ids = array("q")
+        ids = array(_IDS)
         for pair in record.deps:
             n = numbers.get(pair)
             if n is None:
@@ -669,13 +672,13 @@ class PageRecords:
             self.path.unlink(missing_ok=True)
         read: set[int] = set()
         for _, _, ids, _ in self._rendered:
-            read.update(array("q", ids))
+            read.update(array(_IDS, ids))
         renumber: dict[int, int] | None = None
         if fresh and self._next - 1 != len(read):
             # Pairs only pages rendered before read are dropped: number the rest 1, 2, ...
             renumber = {n: new for new, n in enumerate(sorted(read), 1)}
-            self._rendered = [(path, context, array("q", (renumber[n] for n in array(
-                "q", ids))).tobytes(), output) for path, context, ids, output in self._rendered]
+            self._rendered = [(path, context, array(_IDS, (renumber[n] for n in array(
+                _IDS, ids))).tobytes(), output) for path, context, ids, output in self._rendered]
             self._next = len(read) + 1
         # The rows of the objects the rendered pages read: a pair they read has the value
         # they rendered with, now; one only pages not rendered read keeps the value it had.

@@ -524,8 +524,9 @@ def feed_entry(article: Article, config: Config) -> FeedEntry:
 
 
 def make_feed(site: Site, articles: tuple[Article, ...], folder: str, title: str,
-              description: str) -> Feed:
-    """The feed of the newest `feeds.count` of `articles` (newest first) under `folder`."""
+              description: str, made: dict[int, FeedEntry] | None = None) -> Feed:
+    """The feed of the newest `feeds.count` of `articles` (newest first) under `folder`;
+    entries already in `made` (by the article's id) are used again, new ones added to it."""
     config = site.config
     chosen = articles[:config.feed_count]
     updated = max((a.modified for a in chosen), default=site.now)
@@ -533,17 +534,28 @@ def make_feed(site: Site, articles: tuple[Article, ...], folder: str, title: str
     feed_id = f"tag:{parts.hostname},{FEED_ID_DATE}:{parts.path.lstrip('/')}{folder.lstrip('/')}"
     return Feed(feed_id + ("feed" if folder == "/" else ""), title, description,
                 config.absolute_url(folder), folder, updated,
-                tuple(feed_entry(a, config) for a in chosen))
+                tuple(_entry(a, config, made) for a in chosen))
+
+
+def _entry(article: Article, config: Config, made: dict[int, FeedEntry] | None) -> FeedEntry:
+    if made is None:
+        return feed_entry(article, config)
+    entry = made.get(id(article))
+    if entry is None:
+        entry = made[id(article)] = feed_entry(article, config)
+    return entry
 
 
 def site_feeds(site: Site) -> list[Feed]:
     """The site's feed and one per topic."""
     config = site.config
-    feeds = [make_feed(site, site.articles, "/", config.title, config.description)]
+    # The site's newest stories are their topics' newest too: each entry is made once.
+    made: dict[int, FeedEntry] = {}
+    feeds = [make_feed(site, site.articles, "/", config.title, config.description, made)]
     for listing in site.topics:
         feeds.append(make_feed(site, listing.articles, listing.url,
                                f"{listing.name} · {config.title}",
-                               f"{listing.name} stories from {config.title}"))
+                               f"{listing.name} stories from {config.title}", made))
     return feeds
 
 
@@ -585,15 +597,20 @@ def sitemap_entries(site: Site) -> list[SitemapEntry]:
     """Every HTML page but the 404, with lastmod from its articles' updated/corrections/date."""
     config = site.config
     modified = [a.modified for a in site.articles]
+    # Each article's last change, worked out once: the listing pages hold every article
+    # five times over (topic, tags, author).
+    modified_of = dict(zip(map(id, site.articles), modified, strict=True))
     entries = [SitemapEntry(config.absolute_url("/"),
                             site.latest.modified if site.latest else None),
                SitemapEntry(config.absolute_url("/editions/"), max(modified, default=None))]
-    entries += [SitemapEntry(config.absolute_url(e.url), e.modified) for e in site.editions]
+    entries += [SitemapEntry(config.absolute_url(e.url), _newest(e.articles, modified_of))
+                for e in site.editions]
     entries += [SitemapEntry(config.absolute_url(a.url), when)
                 for a, when in zip(site.articles, modified, strict=True)]
     for kind, listings in (("topics", site.topics), ("tags", site.tags),
                            ("authors", site.authors)):
-        pages = [(page, _newest(page.articles)) for listing in listings for page in listing.pages]
+        pages = [(page, _newest(page.articles, modified_of))
+                 for listing in listings for page in listing.pages]
         # The pages split their listings' articles, so the newest page is the newest of all.
         entries.append(SitemapEntry(config.absolute_url(f"/{kind}/"),
                                     max((when for _, when in pages if when is not None),
@@ -605,9 +622,14 @@ def sitemap_entries(site: Site) -> list[SitemapEntry]:
 _modified = operator.attrgetter("modified")
 
 
-def _newest(articles: tuple[Article, ...]) -> datetime | None:
-    """The latest change to any of the articles; None for none."""
-    return max(map(_modified, articles), default=None)
+def _newest(articles: tuple[Article, ...], modified_of: dict[int, datetime]
+            ) -> datetime | None:
+    """The latest change to any of the articles (looked up in `modified_of` by id, else
+    worked out); None for none."""
+    try:
+        return max(map(modified_of.__getitem__, map(id, articles)), default=None)
+    except KeyError:  # an article the site's list does not hold
+        return max(map(_modified, articles), default=None)
 
 
 def news_articles(site: Site) -> list[Article]:

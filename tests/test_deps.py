@@ -426,3 +426,29 @@ def test_fingerprints_tell_kinds_times_and_zones_apart(tmp_path: Path) -> None:
     assert len(set(prints)) == len(times)
     assert index.fingerprint(first) == index.fingerprint(datetime(2026, 10, 25, 1, 30,
                                                                   tzinfo=london))
+
+
+@pytest.mark.parametrize("number", ["zero", "past the last"])
+def test_a_page_naming_a_pair_the_records_lack_renders(tmp_path: Path, number: str) -> None:
+    from array import array
+
+    from generator.pipeline import page_records
+    from generator.write import intact_files
+    site_dir = small_site(tmp_path / "site")
+    build_site(site_dir)
+    path = PageRecords.path_for(site_dir, site_dir / "output")
+    with sqlite3.connect(path) as db:
+        last = int(db.execute("SELECT value FROM meta WHERE name = 'next'").fetchone()[0])
+        (blob,) = db.execute("SELECT deps FROM pages WHERE path = 'index.html'").fetchone()
+        ids = array(deps._IDS, blob)  # the pair numbers as save() writes them
+        ids.append(0 if number == "zero" else last)
+        db.execute("UPDATE pages SET deps = ? WHERE path = 'index.html'", (ids.tobytes(),))
+    site = model(site_dir)
+    index = ModelIndex(site)
+    jobs = page_jobs(site)
+    _, records, _ = page_records(site, load_config(site_dir),
+                                 BuildOptions(site_dir=site_dir, now=NOW), site_dir / "output")
+    same, render = deps.plan_pages(jobs, records, index, intact_files(site_dir / "output"))
+    rendered = {job.path for job in render}
+    assert "index.html" in rendered
+    assert len(rendered) == (1 if number == "zero" else len(jobs))
