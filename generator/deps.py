@@ -263,16 +263,20 @@ class ModelIndex:
             # datetime itself would look its class up by module and name every time.
             state = value.__reduce_ex__(4)[1]
             return ["d", state[0], self._zone(state[1])] if len(state) > 1 else ["d", state[0]]
+        elif kind is dict:
+            return self._items("D", itertools.chain.from_iterable(value.items())) if value else [
+                "D"]
+        elif kind is list:
+            return self._items("L", value)
         elif kind is date:
             return ["y", value.toordinal()]
-        found = self._memo.get(id(value))
-        if found is not None:
-            return found[1]
         shape = _SHAPES.get(kind, _MISSING)
         if shape is _MISSING:
             shape = _SHAPES[kind] = _shape(kind)
         if shape is not None:
             name, shared, fields = shape
+            if shared and (found := self._memo.get(id(value))) is not None:
+                return found[1]
             try:
                 values = fields(value)
             except (KeyError, AttributeError):  # a field set past __init__'s reach
@@ -281,11 +285,6 @@ class ModelIndex:
             if shared:
                 self._memo[id(value)] = (value, form)
             return form
-        if kind is list:
-            return self._items("L", value)
-        if kind is dict:
-            return self._items("D", itertools.chain.from_iterable(value.items())) if value else [
-                "D"]
         # Anything else (a str subclass, a set, a built-in function): pickled, by class.
         found = self._pickled(value)
         if found is None:

@@ -308,3 +308,20 @@ def test_builds_keep_compiled_layouts_unless_told_not_to_cache(tmp_path: Path) -
     build_site(site, output=tmp_path / "out")
     (folder,) = (site / ".cache").glob("templates-*")
     assert list(folder.iterdir())
+
+
+def test_feeds_share_entries_equal_to_each_article_s_own(tmp_path: Path) -> None:
+    """The site's feed and the topics' feeds use one entry per article (made once): each is
+    the entry that article makes on its own."""
+    from generator.render import feed_entry, site_feeds
+    from tests.test_deps import model, small_site
+    site = model(small_site(tmp_path / "site", count=6))
+    by_url = {a.url: a for a in site.articles}
+    feeds = site_feeds(site)
+    assert len(feeds) == 1 + len(site.topics)
+    for feed in feeds:
+        assert feed.entries
+        for entry in feed.entries:
+            article = next(a for a in by_url.values() if entry.id.endswith(
+                a.path.removeprefix("content/")))
+            assert entry == feed_entry(article, site.config)
