@@ -4,7 +4,9 @@ The output folder is only ever replaced by a complete build. Files the build did
 (found in the output folder but not in the previous build's manifest) are carried over.
 Unchanged files are hard links to the previous build's files, so their mtimes stay. The
 retired output is kept beside the output as the next build's starting tree (the spare), so a
-rebuild costs about what changed rather than one new file and folder per page.
+rebuild costs about what changed rather than one new file and folder per page. Each output
+folder's (mtime, ctime, inode) is recorded beside the output, so the next build lists only the
+folders that changed when it looks for files it did not make.
 """
 
 from __future__ import annotations
@@ -409,6 +411,11 @@ _ODD_PARTS = frozenset(("", ".", ".."))
 
 def safe_relative(path: str) -> str | None:
     """The normalised relative path, or None when it would leave the output folder."""
+    if (path and path[0] not in "./" and path[-1] != "/" and "//" not in path
+            and "/." not in path and "\x00" not in path):
+        # Already normal (the common case): no part is empty, and none is ".", ".." or one
+        # of the writer's own names, which all start with a dot.
+        return path
     if "\x00" in path:
         return None
     parts = path.split("/")
@@ -1079,6 +1086,8 @@ def _copy_new(source: str, path: str) -> None:
 
 def _name_too_long(rel: str) -> bool:
     """True when a part of `rel` is longer than the 255 bytes a file name may have."""
+    if len(rel) <= 255 and rel.isascii():
+        return False  # no part is longer than the whole, one byte a character
     size = len(rel.encode("utf-8", "surrogateescape"))
     return size > 255 and any(
         len(part.encode("utf-8", "surrogateescape")) > 255 for part in rel.split("/"))

@@ -762,3 +762,18 @@ def test_a_spare_recorded_against_another_output_is_not_used(tmp_path: Path) -> 
     os.rename(other, output)  # an output put back from elsewhere; the spare is still there
     write_output([OutputFile("index.html", b"2"), OutputFile("a/index.html", b"a")], [], output)
     assert set(tree_entries(output)) == {"index.html", "a/index.html", MANIFEST}
+
+
+@pytest.mark.parametrize("path", ["index.html", "a/b/index.html", "a/.well-known/x", ".well-known",
+                                  "a/..b/c", "a/b.", "a/./b", "./a", "a//b", "a/", "/a", "",
+                                  "..", "a/..", "a/../b", ".", "a/.", "a\x00b", MANIFEST,
+                                  MANIFEST + "/x", STAGING_MARK, "x/" + MANIFEST, "é/ü.html",
+                                  "a/...", "...", ".hidden/x"])
+def test_the_quick_path_check_agrees_with_the_full_one(path: str) -> None:
+    from pathlib import PurePosixPath
+
+    pure = PurePosixPath(path)  # the full check, as safe_relative() makes it for odd paths
+    refused = ("\x00" in path or pure.is_absolute() or not pure.parts
+               or any(p in ("..", "") for p in pure.parts)
+               or pure.parts[0] in (MANIFEST, STAGING_MARK))
+    assert safe_relative(path) == (None if refused else pure.as_posix())
