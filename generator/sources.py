@@ -238,23 +238,31 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 def read_bytes(path: Path | str, rel: str, limit: int | None = None
                ) -> tuple[bytes | None, list[Problem]]:
     """A file's bytes, or the problem that stops reading it (over `limit` bytes, unreadable)."""
+    raw, _, problems = _read_stat(path, rel, limit)
+    return raw, problems
+
+
+def _read_stat(path: Path | str, rel: str, limit: int | None = None
+               ) -> tuple[bytes | None, os.stat_result | None, list[Problem]]:
+    """`read_bytes`, with what the open file's stat said before it was read."""
     # Plain file descriptors: a third cheaper than open() per file, which counts at 10,000.
     try:
         fd = os.open(path, _READ_FLAGS)
         try:
-            size = os.fstat(fd).st_size
+            stat = os.fstat(fd)
+            size = stat.st_size
             if limit is not None and size > limit:
-                return None, [error(rel, None, f"the file is {size:,} bytes; files over "
-                                    f"{limit:,} bytes are refused: split it")]
+                return None, None, [error(rel, None, f"the file is {size:,} bytes; files over "
+                                          f"{limit:,} bytes are refused: split it")]
             chunks = [os.read(fd, size + 1)]
             while chunks[-1]:
                 chunks.append(os.read(fd, 1 << 20))
         finally:
             os.close(fd)
     except OSError as exc:
-        return None, [error(rel, None, f"cannot read file: {exc.strerror}")]
+        return None, None, [error(rel, None, f"cannot read file: {exc.strerror}")]
     # Usually one read and an empty one: the first chunk as it is, not a copy by join.
-    return (chunks[0] if len(chunks) == 2 else b"".join(chunks)), []
+    return (chunks[0] if len(chunks) == 2 else b"".join(chunks)), stat, []
 
 
 def decode_text(raw: bytes, rel: str) -> tuple[str | None, list[Problem]]:
@@ -502,12 +510,14 @@ def read_content(site_dir: Path, use_cache: bool = False,
                     # edited ones, once the article cache holds the rest), cheap to load.
                     articles.append(unread)
                     continue
-            raw, found = read_bytes(name, rel, MAX_TEXT_BYTES)
+            raw, stat, found = _read_stat(name, rel, MAX_TEXT_BYTES)
             source = None
             if raw is not None:
                 sha = file_digest(raw)
-                if stamps is not None and stamp is not None and (row is None or sha != row[1]):
-                    stamps.put(rel, (stamp, sha, started))
+                if stamps is not None and stat is not None and (row is None or sha != row[1]):
+                    # The identity from before the read: the stat made to decide, else the
+                    # open file's (a file without a row is not stat'ed twice).
+                    stamps.put(rel, (stamp or _stamp_text(stat), sha, started))
                 source, found = (_parse_cached(name, rel, raw, sha, cache, digest)
                                  if cache is not None and digest is not None
                                  else parse_bytes(name, rel, raw, sha))
@@ -532,19 +542,27 @@ def read_content(site_dir: Path, use_cache: bool = False,
     return ContentFiles(tuple(articles), tuple(editions), tuple(assets)), problems
 
 
+def _stamp_text(stat: os.stat_result) -> str:
+    """A stat identity as the stamp rows keep it: size, mtime, ctime, inode, device."""
+    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} {stat.st_dev}"
+
+
 def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
              known: Callable[[str, bytes], bool] | None
              ) -> tuple[str | None, FileStamp | None, UnreadSource | None]:
-    """A file's stat identity now; the row recorded for it when that is still right (the same
-    identity, and the file unchanged for `RACY_NS` before it was recorded), else None; and an
-    `UnreadSource` when that row's digest is one `known` wants no Source for."""
+    """A file's stat identity now (None when no row was recorded for it: then it is not
+    stat'ed); the row recorded for it when that is still right (the same identity, and the file
+    unchanged for `RACY_NS` before it was recorded), else None; and an `UnreadSource` when that
+    row's digest is one `known` wants no Source for."""
+    row = stamps.get(rel)
+    if row is None:
+        return None, None, None
     try:
         stat = os.stat(name)
     except OSError:
         return None, None, None
-    stamp = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} {stat.st_dev}"
-    row = stamps.get(rel)
-    if (row is None or row[0] != stamp
+    stamp = _stamp_text(stat)
+    if (row[0] != stamp
             or max(stat.st_mtime_ns, stat.st_ctime_ns) >= row[2] - RACY_NS):
         return stamp, None, None
     if known is None or rel.startswith("content/editions/") or not known(rel, row[1]):
