@@ -11,8 +11,8 @@ import re
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timezone
 from datetime import date as Date
-from datetime import datetime, time, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -604,6 +604,8 @@ def _encode_when(value: datetime | None, tz: ZoneInfo) -> str | None:
         return None
     if zone is tz:
         return "z" + value.replace(tzinfo=None).isoformat()
+    if zone is UTC:  # most fixed offsets: +00:00 and Z
+        return "o" + value.isoformat()
     if type(zone) is timezone and zone == timezone(zone.utcoffset(None)) and zone.tzname(
             None) == timezone(zone.utcoffset(None)).tzname(None):
         return "o" + value.isoformat()
@@ -627,7 +629,7 @@ def _decode_when(text: str, tz: ZoneInfo) -> datetime | None:
 def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo) -> str | None:
     """A checked article and its problems as an article cache entry, or None."""
     rel = checker.source.rel
-    if any(p.path != rel for p in checker.problems):
+    if checker.problems and any(p.path != rel for p in checker.problems):
         return None
     listed = [[p.line, p.message, p.level] for p in checker.problems]
     fields: list[Any] | None = None
