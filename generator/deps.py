@@ -51,7 +51,7 @@ _SMALL_DUMP = 1 << 16  # bytes; see ModelIndex._pickler
 _TRACKED_SET = frozenset(TRACKED)
 # Values that are their own form in a fingerprint (see ModelIndex._form).
 _PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
-_SHARED_MODULES = frozenset({"generator.models", "generator.site"})
+_SHARED_MODULES = frozenset({"generator.models"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 # Per class: how the pickler shows an instance (a function giving its field values in order),
 # or None for a class that is not a dataclass.
@@ -240,9 +240,9 @@ class ModelIndex:
         """`value` as plain data that pickles with no Python code run (strings, numbers,
         datetimes, tuples and lists): tracked objects become their keys, and every other
         object a list whose first item says what it was (lists from the value itself are
-        tagged too, so no two different values have the same form). The form of an instance
-        of a frozen dataclass of the site model is made once a build (the model does not
-        change while it lives, and the memo keeps the instance, so its id is not reused)."""
+        tagged too, so no two different values have the same form). The forms of datetimes
+        and of the articles' shared parts are made once a build (they do not change while
+        they live, and the memo keeps each one, so its id is not reused)."""
         kind = type(value)
         if kind in _PLAIN:
             return value
@@ -264,9 +264,15 @@ class ModelIndex:
                 return ["@", key]
         elif kind is datetime:
             # Its fields as pickle keeps them (fold included), and its zone: pickling the
-            # datetime itself would look its class up by module and name every time.
+            # datetime itself would look its class up by module and name every time. Made
+            # once a build: an article's date is also its sitemap entry's and feed entries'.
+            found = self._memo.get(id(value))
+            if found is not None:
+                return found[1]
             state = value.__reduce_ex__(4)[1]
-            return ["d", state[0], self._zone(state[1])] if len(state) > 1 else ["d", state[0]]
+            form = ["d", state[0], self._zone(state[1])] if len(state) > 1 else ["d", state[0]]
+            self._memo[id(value)] = (value, form)
+            return form
         elif kind is dict:
             return self._items("D", itertools.chain.from_iterable(value.items())) if value else [
                 "D"]
@@ -377,8 +383,9 @@ def _shape(kind: type) -> tuple[str, bool, Any] | None:
     if not dataclasses.is_dataclass(kind):
         return None
     params = getattr(kind, "__dataclass_params__", None)
-    # Instances worth remembering by id: the site model's, shared by many articles and pages
-    # (tags, topics, bylines). A page's own (its info, its feed's entries) are seen once.
+    # Instances worth remembering by id: the articles' parts, shared by many articles and
+    # pages (tags, topics, bylines). A page's own (its info, its neighbours, its feed's
+    # entries) and an edition's sections are seen once.
     shared = bool(params and params.frozen) and kind.__module__ in _SHARED_MODULES
     names = _fields(kind)
     if len(names) > 1 and "__slots__" not in kind.__dict__:

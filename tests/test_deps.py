@@ -402,6 +402,10 @@ def test_remembered_forms_keep_their_objects(tmp_path: Path) -> None:
         tag = Tag(f"tag-{n}", f"tag {n}")
         assert index.fingerprint((tag,)) == fresh.fingerprint((Tag(f"tag-{n}", f"tag {n}"),))
         del tag
+        when = NOW.replace(minute=n % 60, second=n // 60)
+        assert index.fingerprint(_Holder(when)) == fresh.fingerprint(_Holder(
+            NOW.replace(minute=n % 60, second=n // 60)))
+        del when
 
 
 def test_fingerprints_tell_kinds_times_and_zones_apart(tmp_path: Path) -> None:
