@@ -204,32 +204,36 @@ def _recorded_folders(output_dir: Path, manifest_digest: str | None
         return None, {}
 
 
-def _save_state(output_dir: Path, manifest_digest: str, mtimes: dict[str, int]) -> None:
-    """Remember the mtime of every file written, beside the output (not in it, so the output
-    stays byte-identical from build to build)."""
+def _save_state(output_dir: Path, manifest_digest: str, files: Iterable[str],
+                mtimes: dict[str, int]) -> None:
+    """Remember the mtime of every file written (packed, in the order of the manifest's
+    `files`), beside the output (not in it, so the output stays byte-identical from build to
+    build)."""
     path = _state_path(output_dir)
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(json.dumps({"manifest": manifest_digest, "mtimes": mtimes}),
-                             encoding="utf-8")
+        packed = base64.b64encode(array("q", [mtimes[rel] for rel in files]).tobytes())
+        temporary.write_text(json.dumps({"format": 2, "manifest": manifest_digest,
+                                         "mtimes": packed.decode("ascii")}), encoding="utf-8")
         os.replace(temporary, path)
-    except OSError:
-        pass  # only a speed-up is lost: the next build compares bytes instead of mtimes
+    except (OSError, OverflowError, KeyError):
+        _unlink_quietly(os.fspath(path))  # only a speed-up is lost: bytes are compared
 
 
-def recorded_mtimes(output_dir: Path, manifest_digest: str | None = None) -> dict[str, int]:
-    """The mtimes the last build recorded for its files, if its record matches the output
-    (whose manifest has `manifest_digest`, when the caller has read it already)."""
+def recorded_mtimes(output_dir: Path, manifest_digest: str | None,
+                    files: dict[str, list]) -> dict[str, int]:
+    """The mtimes the last build recorded for its files, if its record matches the output,
+    whose manifest has `manifest_digest` and lists `files`."""
     try:
-        state = json.loads(_state_path(output_dir).read_text(encoding="utf-8"))
-        if manifest_digest is None:
-            manifest_digest = file_digest((output_dir / MANIFEST).read_bytes())
-    except (OSError, ValueError):
+        state = json.loads(_state_path(output_dir).read_bytes())
+        if (manifest_digest is None or not isinstance(state, dict) or state.get("format") != 2
+                or state.get("manifest") != manifest_digest):
+            return {}
+        mtimes = array("q")
+        mtimes.frombytes(base64.b64decode(state["mtimes"], validate=True))
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
-    if not isinstance(state, dict) or state.get("manifest") != manifest_digest:
-        return {}
-    mtimes = state.get("mtimes")
-    return mtimes if isinstance(mtimes, dict) else {}
+    return dict(zip(files, mtimes, strict=True)) if len(mtimes) == len(files) else {}
 
 
 def recover(output_dir: Path) -> None:
@@ -353,7 +357,7 @@ def output_unchanged(output_dir: Path, manifest_digest: str) -> bool:
 
 def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> IntactFiles:
     """`intact_files` for the manifest `listed`, whose bytes have `digest`."""
-    mtimes = recorded_mtimes(output_dir, digest)
+    mtimes = recorded_mtimes(output_dir, digest, listed)
     top = os.fspath(output_dir)
     intact = IntactFiles(digest, listed, mtimes)
     stats = intact.stats
@@ -536,8 +540,7 @@ class Stage:
             self.old, self.old_mtimes, self.planned = intact.listed, intact.mtimes, intact.stats
         else:
             self.old = _parse_manifest(self.old_manifest)
-            self.old_mtimes = (recorded_mtimes(output_dir, self.old_digest)
-                               if self.old_digest is not None else {})
+            self.old_mtimes = recorded_mtimes(output_dir, self.old_digest, self.old)
         # The output as carry_over() found it: the files it did not make, the build's files
         # missing, every folder and the settled stat of those that have one.
         self.live_extra: dict[str, bool] = {}
@@ -941,6 +944,7 @@ class Stage:
         """Write the manifest, drop what the new site no longer has, swap the staging folder
         in and keep the retired output as the next build's spare; return how many build
         files went."""
+        self.manifest = dict(sorted(self.manifest.items()))  # the manifest's order
         manifest_bytes = _manifest_bytes(self.manifest)
         self._put_manifest(manifest_bytes)
         for rel in self.base.keys() - self.placed:
@@ -972,7 +976,7 @@ class Stage:
         else:
             os.rename(self.dir, self.output_dir)
         digest = file_digest(manifest_bytes)
-        _save_state(self.output_dir, digest, self.mtimes)
+        _save_state(self.output_dir, digest, self.manifest, self.mtimes)
         _save_folders(self.output_dir, digest, folders, self.carried)
         self._keep_spare(retired, digest)
         return removed
