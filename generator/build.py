@@ -3,6 +3,7 @@ pipeline (`generator.pipeline`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import time
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
-from generator.shortcut import BuildRecord, input_fingerprint, outside_inputs
+from generator.shortcut import BuildRecord, Fingerprint, input_fingerprint, outside_inputs
 from generator.theme import layout_dirs
 from generator.write import check_output_dir
 
@@ -80,26 +81,32 @@ def raise_if_strict(problems: Iterable[Problem], options: BuildOptions) -> None:
             for p in warnings))
 
 
-def build_fingerprint(options: BuildOptions, output_dir: Path) -> str | None:
-    """The digest of every input of this build but the clock; None when the shortcut is off."""
+def build_fingerprint(options: BuildOptions, output_dir: Path, hashed: Iterable[str] = ()
+                      ) -> Fingerprint | None:
+    """The digest of every input of this build but the clock, reading the bytes of the files
+    named in `hashed` as well as of racy ones; None when the shortcut is off."""
     if not options.use_cache:
         return None
     return input_fingerprint(options.site_dir, layout_dirs(options.site_dir.resolve()),
-                             output_dir, (options.drafts, options.future))
+                             output_dir, (options.drafts, options.future), hashed)
 
 
-def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: str | None,
-               started: float) -> BuildReport | None:
+def load_record(options: BuildOptions, output_dir: Path) -> BuildRecord | None:
+    """The last successful build's record for this output, when the shortcut is on."""
+    if not options.use_cache:
+        return None
+    return BuildRecord.load(BuildRecord.path_for(options.site_dir, output_dir))
+
+
+def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint | None,
+               record: BuildRecord | None, started: float) -> BuildReport | None:
     """The last build's report when this build would make exactly its output, else None.
 
     The inputs must have the recorded fingerprint, the clock be inside the recorded stretch,
     and the output folder be as that build left it. Nothing is parsed: config.yaml's bytes are
     in the fingerprint, and a clock without an offset is read in the time zone the last build
     read from those same bytes."""
-    if fingerprint is None:
-        return None
-    record = BuildRecord.load(BuildRecord.path_for(options.site_dir, output_dir))
-    if record is None:
+    if fingerprint is None or record is None:
         return None
     try:
         tz = ZoneInfo(record.timezone)
@@ -109,6 +116,13 @@ def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: str | None,
         return None  # the zone's rules or an extension's package changed
     if not record.matches(fingerprint, build_clock(options.now, tz), output_dir):
         return None
+    if set(fingerprint.racy) != set(record.hashed):
+        # Files racy when the record was taken have settled: keep the record in the form the
+        # next build computes, so it need not read their bytes again.
+        settled = build_fingerprint(options, output_dir)
+        if settled is not None and settled.racy == fingerprint.racy:
+            dataclasses.replace(record, fingerprint=settled.digest, hashed=settled.racy).save(
+                BuildRecord.path_for(options.site_dir, output_dir))
     report = report_from_record(record, output_dir, time.perf_counter() - started)
     raise_if_strict(report.warnings, options)
     return report
@@ -151,10 +165,15 @@ def _build(options: BuildOptions) -> BuildReport:
     started = time.perf_counter()
     output_dir = options.output_dir or options.site_dir / "output"
     raise_if_errors(check_output_dir(output_dir, options.site_dir))
-    fingerprint = build_fingerprint(options, output_dir)
-    report = up_to_date(options, output_dir, fingerprint, started)
+    record = load_record(options, output_dir)
+    fingerprint = build_fingerprint(options, output_dir, record.hashed if record else ())
+    report = up_to_date(options, output_dir, fingerprint, record, started)
     if report is not None:
         return report
+    if fingerprint is not None and set(fingerprint.racy) != set(record.hashed if record else ()):
+        # Taken with the bytes of files racy only then: the record of this build names just
+        # the files racy now.
+        fingerprint = build_fingerprint(options, output_dir)
 
     # The pipeline (config, Jinja, Markdown, the site model) is imported only when there is
     # work to do: importing it takes longer than the whole no-change rebuild above.

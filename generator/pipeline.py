@@ -38,7 +38,13 @@ from generator.markup import (
 from generator.models import Article, ArticleChecks, EditionNote
 from generator.parallel import render_pages_parallel, return_free_memory
 from generator.render import TemplateCache, output_path, page_jobs, static_files
-from generator.shortcut import BuildRecord, clock_interval, manifest_digest, outside_inputs
+from generator.shortcut import (
+    BuildRecord,
+    Fingerprint,
+    clock_interval,
+    manifest_digest,
+    outside_inputs,
+)
 from generator.site import Site, build_site_model, link_content
 from generator.sources import ContentFiles, Source, UnreadSource, file_digest, read_content
 from generator.theme import layout_dirs
@@ -155,7 +161,7 @@ def markup_problems(articles: list[Article], texts: list[Markdown], settings: Ma
     return problems
 
 
-def record_build(fingerprint: str, now: datetime, dates: list[datetime], config: Config,
+def record_build(fingerprint: Fingerprint, now: datetime, dates: list[datetime], config: Config,
                  report: BuildReport) -> None:
     """Remember a successful build so the same build again can stop after checking the output."""
     start, end = clock_interval(dates, now, config.tz, (render.NEWS_WINDOW,))
@@ -166,8 +172,9 @@ def record_build(fingerprint: str, now: datetime, dates: list[datetime], config:
                "files": report.written + report.unchanged,
                "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
     packages = extension_packages(config.markdown_extensions)
-    record = BuildRecord(fingerprint, now, start, end, digest, summary, config.timezone,
-                         packages, tuple(outside_inputs(config.timezone, packages)))
+    record = BuildRecord(fingerprint.digest, now, start, end, digest, summary, config.timezone,
+                         packages, tuple(outside_inputs(config.timezone, packages)),
+                         fingerprint.racy)
     record.save(BuildRecord.path_for(config.root, report.output_dir))
 
 
@@ -243,7 +250,7 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     return Assembly(site, problems, stats, assets, moments, sources)
 
 
-def build_site(options: BuildOptions, output_dir: Path, fingerprint: str | None,
+def build_site(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint | None,
                started: float) -> BuildReport:
     """Read, validate, render and write the whole site (the build's output is not up to date);
     remember the build when `fingerprint` is given."""

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import time
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ from stat import S_ISREG
 import generator
 from generator.write import file_digest, output_unchanged
 
-RECORD_FORMAT = "briefing-build-record/3"
+RECORD_FORMAT = "briefing-build-record/4"
+# How long after its last change a file's time stamps are not trusted to show a further change
+# (git's "racily clean" rule; file systems keep times in ticks of up to 2 s, FAT's).
+RACY_NS = 2_000_000_000
 # The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
 # render cache and with it Markdown).
 CACHE_DIR = ".cache"
@@ -50,10 +54,13 @@ def _entry_name(entry: os.DirEntry) -> str:
     return entry.name
 
 
-def _stat_lines(root: Path, lines: list[str], label: str, skip: tuple[str, ...] = ()) -> None:
-    """Append `label/rel size mtime_ns` for every file below root (sorted; hidden files too;
-    linked folders and folders named in `skip` are not entered, as the content reader does not
-    enter linked folders)."""
+def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: set[str],
+                racy: list[str], skip: tuple[str, ...] = ()) -> None:
+    """Append `label/rel size mtime_ns ctime_ns inode` for every file below root (sorted; hidden
+    files too; linked folders and folders named in `skip` are not entered, as the content reader
+    does not enter linked folders). A file changed at or after `recent` (ns) is racy: its
+    line also holds its bytes' digest, and its name goes to `racy`; so does the line of a
+    file named in `hashed` (those racy when the compared record was taken)."""
     if not root.is_dir():
         lines.append(f"{label} missing")
         return
@@ -78,22 +85,58 @@ def _stat_lines(root: Path, lines: list[str], label: str, skip: tuple[str, ...] 
             except OSError:
                 lines.append(f"{label} unreadable {entry.path}")
                 continue
-            lines.append(f"{prefix}{entry.name} {stat.st_size} {stat.st_mtime_ns}")
+            rel = f"{prefix}{entry.name}"
+            line = f"{rel} {_stat_key(stat)}"
+            is_racy = stat.st_ctime_ns >= recent or stat.st_mtime_ns >= recent
+            if is_racy or rel in hashed:
+                if is_racy:
+                    racy.append(rel)
+                try:
+                    with open(entry.path, "rb") as handle:
+                        line += " " + hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+                except OSError:
+                    line += " unreadable"
+            lines.append(line)
         pending.extend((entry.path, f"{prefix}{entry.name}/") for entry in reversed(folders))
 
 
+def _stat_key(stat: os.stat_result) -> str:
+    """What a file's stat says of its bytes: an edit changes at least one of these."""
+    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A digest of every input of a build but the clock, and the files that were racy when it
+    was taken (changed in the last RACY_NS): their bytes' digests are in it."""
+
+    digest: str
+    racy: tuple[str, ...] = ()
+
+
 def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
-                      options: Sequence[object]) -> str | None:
+                      options: Sequence[object], hashed: Iterable[str] = ()
+                      ) -> Fingerprint | None:
     """A digest of every input of a build except the clock; None when the shortcut must not be
-    used (a layout reads the clock directly)."""
+    used (a layout reads the clock directly).
+
+    Content and code files count by their size, mtime, ctime and inode (an edit changes the
+    ctime even when the mtime is put back), as git's index does. Like git, it does not trust
+    those for a file changed in the last RACY_NS: time stamps are coarse, and a second edit
+    within the same tick as the first, of the same size, would leave them all as they were.
+    The bytes of such a racy file are read into the digest instead; a record taken then
+    names them (`hashed`), and a later fingerprint compared with it reads them too."""
     digest = hashlib.blake2b(digest_size=20)
+    recent = time.time_ns() - RACY_NS
+    wanted, racy = set(hashed), []
     lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
              repr(options)]
     lines += [installed_package(name) for name in DEPENDENCIES]
     # The code's bytecode is left out: Python checks it against the sources, and it is written
     # as modules are first imported, after this (the pipeline's only when there is work to do).
-    _stat_lines(Path(generator.__file__).parent, lines, "generator", skip=("__pycache__",))
-    _stat_lines(site_dir / "content", lines, "content")
+    _stat_lines(Path(generator.__file__).parent, lines, "generator", recent, wanted, racy,
+                skip=("__pycache__",))
+    _stat_lines(site_dir / "content", lines, "content", recent, wanted, racy)
     try:
         digest.update((site_dir / "config.yaml").read_bytes())
     except OSError:
@@ -108,7 +151,7 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
             lines.append(f"layout {path}")
             digest.update(hashlib.blake2b(data, digest_size=16).digest())
     digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return Fingerprint(digest.hexdigest(), tuple(racy))
 
 
 def installed_package(module: str) -> str:
@@ -188,6 +231,7 @@ class BuildRecord:
     timezone: str  # the site's, for a clock given without an offset
     packages: tuple[str, ...] = ()  # the Markdown extensions' packages besides Markdown's own
     outside: tuple[str, ...] = ()   # `outside_inputs(timezone, packages)` when it was built
+    hashed: tuple[str, ...] = ()  # the fingerprint's racy files, whose bytes are in it
 
     @staticmethod
     def path_for(site_dir: Path, output_dir: Path) -> Path:
@@ -203,7 +247,7 @@ class BuildRecord:
                 "valid_until": self.valid_until.isoformat(),
                 "manifest": self.manifest_digest, "report": self.report,
                 "timezone": self.timezone, "packages": list(self.packages),
-                "outside": list(self.outside)}
+                "outside": list(self.outside), "hashed": list(self.hashed)}
         # Not imported at the top: the render cache brings Markdown, which a rebuild with
         # nothing to do does not need; a record is saved after a full build, which has it.
         from generator.cache import ignore_in_git
@@ -229,15 +273,17 @@ class BuildRecord:
                        datetime.fromisoformat(data["valid_until"]), str(data["manifest"]),
                        data["report"], str(data["timezone"]),
                        tuple(str(name) for name in data["packages"]),
-                       tuple(str(line) for line in data["outside"]))
+                       tuple(str(line) for line in data["outside"]),
+                       tuple(str(rel) for rel in data["hashed"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def matches(self, fingerprint: str | None, now: datetime, output_dir: Path) -> bool:
+    def matches(self, fingerprint: Fingerprint | None, now: datetime, output_dir: Path
+                ) -> bool:
         """True when the inputs, the clock's stretch and the output folder are as recorded:
         the output's manifest is the one recorded, and every file it lists has the size in
         the manifest and the mtime the writer recorded."""
-        if fingerprint is None or fingerprint != self.fingerprint:
+        if fingerprint is None or fingerprint.digest != self.fingerprint:
             return False
         if now != self.now and not self.valid_from < now < self.valid_until:
             return False

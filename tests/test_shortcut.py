@@ -18,7 +18,14 @@ import generator
 from generator import cache, shortcut
 from generator.errors import BuildError
 from generator.shortcut import BuildRecord, clock_interval, input_fingerprint
-from tests.conftest import article, build_site, make_site, three_stories
+from tests.conftest import (
+    article,
+    build_site,
+    html_pages,
+    make_site,
+    page_text,
+    three_stories,
+)
 
 
 def _site(tmp_path: Path) -> Path:
@@ -329,3 +336,58 @@ def test_a_time_zone_database_update_is_not_up_to_date(tmp_path: Path) -> None:
     finally:
         zoneinfo.reset_tzpath()
         zoneinfo.ZoneInfo.clear_cache()
+
+
+def test_same_size_edit_with_its_mtime_put_back_is_seen(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ctime moves with every edit, even when an editor or a sync tool puts the mtime back."""
+    monkeypatch.setattr(shortcut, "RACY_NS", 0)  # every file counts as settled: stats only
+    site = _site(tmp_path)
+    build_site(site)
+    story = site / "content" / "one.md"
+    before = story.stat()
+    text = story.read_text(encoding="utf-8")
+    story.write_text(text.replace("story body", "story bodz"), encoding="utf-8")
+    os.utime(story, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert story.stat().st_size == before.st_size
+    rebuilt = build_site(site)
+    assert not rebuilt.up_to_date
+    assert any("First story bodz" in page_text(page) for page in html_pages(site / "output"))
+
+
+def test_racy_files_are_fingerprinted_by_their_bytes(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time stamps are coarse: a second same-size edit within the tick of the first leaves
+    every stat field as it was. A file changed in the last RACY_NS counts by its bytes, and a
+    fingerprint compared with one taken then reads the bytes of the files racy at that time."""
+    monkeypatch.setattr(shortcut, "_stat_key", lambda stat: "a file system whose stats stay")
+    site = tmp_path / "site"
+    (site / "content").mkdir(parents=True)
+    story = site / "content" / "one.md"
+    story.write_text("---\ntitle: One\n---\nAbc.\n", encoding="utf-8")
+    first = input_fingerprint(site, [], tmp_path / "out", ())
+    assert first is not None and first.racy == ("content/one.md",)
+    story.write_text("---\ntitle: One\n---\nXyz.\n", encoding="utf-8")
+    assert input_fingerprint(site, [], tmp_path / "out", ()) != first
+    # Once it has settled, the stats alone stand for it; compared with a record taken while
+    # it was racy, its bytes are still read.
+    monkeypatch.setattr(shortcut, "RACY_NS", 0)
+    settled = input_fingerprint(site, [], tmp_path / "out", ())
+    assert settled is not None and settled.racy == ()
+    assert input_fingerprint(site, [], tmp_path / "out", (), first.racy).digest != first.digest
+    story.write_text("---\ntitle: One\n---\nAbc.\n", encoding="utf-8")
+    assert input_fingerprint(site, [], tmp_path / "out", (), first.racy).digest == first.digest
+    assert input_fingerprint(site, [], tmp_path / "out", ()).digest == settled.digest
+
+
+def test_a_record_taken_with_racy_files_is_kept_in_the_settled_form(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = _site(tmp_path)
+    assert not build_site(site).up_to_date
+    path = BuildRecord.path_for(site, site / "output")
+    assert "content/one.md" in BuildRecord.load(path).hashed  # just written: racy
+    assert build_site(site).up_to_date
+    monkeypatch.setattr(shortcut, "RACY_NS", 0)  # later: every file has settled
+    assert build_site(site).up_to_date
+    assert BuildRecord.load(path).hashed == ()
+    assert build_site(site).up_to_date
