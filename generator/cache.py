@@ -172,6 +172,12 @@ class _KeyedCache(Generic[V]):
             return value
         return (self._stored if self._stored is not None else self._load()).get(key)
 
+    def let_go(self) -> None:
+        """Forget the loaded values once the build has looked up all it needs (the keys stay,
+        for `save`): after an upgrade, a big site's cache holds tens of megabytes of bodies no
+        key asks for any more, which would otherwise stay in memory for the whole build."""
+        self._stored = None
+
     def put(self, key: str, value: V) -> None:
         """Remember a new value (saved by `save`)."""
         self._used.add(key)
@@ -376,6 +382,7 @@ def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSet
     settings_key = settings_digest(settings)
     keys = [body_key(raw, settings_key) for raw, _ in items]
     bodies: list[RenderedBody | None] = [cache.get(key) for key in keys]
+    cache.let_go()
     missing = [i for i, body in enumerate(bodies) if body is None]
     total, done = len(items), len(items) - len(missing)
     if progress:

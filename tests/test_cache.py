@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 from pathlib import Path
@@ -18,7 +19,7 @@ from generator.cache import (
     SourceCache,
     render_bodies,
 )
-from generator.markup import MarkdownSettings, render_markdown
+from generator.markup import MarkdownSettings, RenderedBody, render_markdown
 from tests.conftest import build_site, parse_html, three_stories
 
 SETTINGS = MarkdownSettings(("tables", "footnotes"))
@@ -118,6 +119,28 @@ def test_bodies_are_read_in_one_query_and_the_unused_dropped(tmp_path: Path) -> 
         assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 3
     _, stats = _render(RenderCache(path), items)
     assert (stats.rendered, stats.cached) == (2, 3)
+
+
+def test_bodies_no_key_asks_for_are_let_go_before_rendering(tmp_path: Path) -> None:
+    """After an upgrade every key misses: the old bodies must not stay in memory (a big site's
+    peak) while the new ones render, yet they are still dropped from the file when saved."""
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path), [(f"old {i}".encode(), f"Old story {i}.") for i in range(20)])
+    cache = RenderCache(path)
+    alive: list[int] = []
+
+    def count_bodies(texts, settings):
+        alive.append(sum(type(obj) is RenderedBody for obj in gc.get_objects()))
+        return [render_markdown(text, settings) for text in texts]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(generator.cache, "_render_chunk", count_bodies)
+        render_bodies([(b"new", "A new story.")], SETTINGS, cache)
+    assert alive == [0]  # the twenty decoded old bodies are gone before rendering starts
+    cache.save()
+    cache.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 1
 
 
 def test_a_cache_saved_without_a_lookup_drops_every_row(tmp_path: Path) -> None:
