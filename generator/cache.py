@@ -407,8 +407,22 @@ def _map_chunks(chunks: list[list[int]], items: Sequence[tuple[bytes, Markdown]]
             yield _render_chunk(batch, settings)
         return
     context = get_context("fork") if "fork" in _start_methods() else None
+    return_free_memory()  # the cache's rows just let go: forked workers would count them
     with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
         yield from pool.map(_render_chunk, texts, [settings] * len(chunks))
+
+
+def return_free_memory() -> None:
+    """Hand memory freed by the build so far (the sources, the caches' rows) back to the
+    system, where the C library allows it, so neither the parent nor forked workers carry it."""
+    import ctypes  # here: ctypes.util brings subprocess, which a cached rebuild need not load
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _markdown(text: Markdown) -> str:

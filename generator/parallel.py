@@ -13,8 +13,6 @@ With a `ModelIndex`, each page is rendered while its reads of the site model are
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import itertools
 import multiprocessing
@@ -25,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 import jinja2
 
 from generator import deps
-from generator.cache import Progress
+from generator.cache import Progress, return_free_memory
 from generator.deps import ModelIndex, PageRecord
 from generator.errors import BuildError
 from generator.render import OutputFile, PageJob, Renderer, page_jobs, render_pages
@@ -177,16 +175,6 @@ def render_pages_parallel(site: Site, jobs: int, progress: Progress | None = Non
         _work = None
     return RenderedPages(site, pages, index, collect, _results(pool, waiting, shards), pool,
                          count, progress)
-
-
-def return_free_memory() -> None:
-    """Hand memory freed by the build so far (the sources, the caches' rows) back to the
-    system, where the C library allows it, so neither the parent nor forked workers carry it."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _results(pool: ProcessPoolExecutor, waiting: deque, shards: Iterator[tuple[int, int]]

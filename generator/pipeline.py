@@ -23,6 +23,7 @@ from generator.cache import (
     RenderStats,
     default_jobs,
     render_bodies,
+    return_free_memory,
 )
 from generator.config import Config, load_config
 from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
@@ -36,7 +37,7 @@ from generator.markup import (
     render_markdown,
 )
 from generator.models import Article, ArticleChecks, EditionNote
-from generator.parallel import render_pages_parallel, return_free_memory
+from generator.parallel import render_pages_parallel
 from generator.render import TemplateCache, output_path, page_jobs, static_files
 from generator.shortcut import (
     BuildRecord,
