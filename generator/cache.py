@@ -243,39 +243,37 @@ class RenderCache(_KeyedCache[RenderedBody]):
         return value.html, value.first_paragraph, value.words
 
 
-class SourceCache(_KeyedCache[str]):
+class _TextCache(_KeyedCache[str]):
+    """A keyed cache whose values are text (JSON that another module reads and checks)."""
+
+    COLUMNS = "value TEXT"
+
+    def _decode(self, row: tuple) -> str | None:
+        return row[0] if isinstance(row[0], str) else None
+
+    def _encode(self, value: str) -> tuple:
+        return (value,)
+
+
+class SourceCache(_TextCache):
     """Parsed content files, as JSON text by key (`<site>/.cache/sources.sqlite3`).
 
     What a value means is `generator.sources`' business; this class only keeps values, drops
     the ones a build did not use, and replaces unusable files rather than trusting them."""
 
     TABLE = "sources"
-    COLUMNS = "value TEXT"
     FORMAT = SOURCE_CACHE_FORMAT
     FILE = SOURCE_CACHE_FILE
 
-    def _decode(self, row: tuple) -> str | None:
-        return row[0] if isinstance(row[0], str) else None
 
-    def _encode(self, value: str) -> tuple:
-        return (value,)
-
-
-class ArticleCache(_KeyedCache[str]):
+class ArticleCache(_TextCache):
     """Checked articles, as JSON text by key (`<site>/.cache/articles.sqlite3`): what the
     article check made of a file's front matter. What a value means and what its key is made
     of is `generator.models`' business."""
 
     TABLE = "articles"
-    COLUMNS = "value TEXT"
     FORMAT = ARTICLE_CACHE_FORMAT
     FILE = ARTICLE_CACHE_FILE
-
-    def _decode(self, row: tuple) -> str | None:
-        return row[0] if isinstance(row[0], str) else None
-
-    def _encode(self, value: str) -> tuple:
-        return (value,)
 
 
 # What a content file's stat said when it was last read ("size mtime_ns ctime_ns inode
