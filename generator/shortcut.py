@@ -248,13 +248,14 @@ class BuildRecord:
                 "manifest": self.manifest_digest, "report": self.report,
                 "timezone": self.timezone, "packages": list(self.packages),
                 "outside": list(self.outside), "hashed": list(self.hashed)}
-        # Not imported at the top: the render cache brings Markdown, which a rebuild with
-        # nothing to do does not need; a record is saved after a full build, which has it.
-        from generator.cache import ignore_in_git
-
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            ignore_in_git(path.parent)
+            if not (path.parent / ".gitignore").exists():
+                # Imported only here: the render cache brings Markdown, which a rebuild with
+                # nothing to do (saving its record again once racy files settle) need not load.
+                from generator.cache import ignore_in_git
+
+                ignore_in_git(path.parent)
             temporary = path.with_suffix(".tmp")
             temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
             os.replace(temporary, path)
