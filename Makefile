@@ -41,4 +41,4 @@ bench: $(BIN)/python
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf output .cache .output.staging .output.lock .output.state.json
+	rm -rf output .cache .output.staging .output.lock .output.state.json .output.folders.json
