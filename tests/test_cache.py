@@ -32,6 +32,12 @@ def _render(cache: RenderCache, items=ITEMS, settings=SETTINGS):
     return bodies, stats
 
 
+def _stored_bodies(path: Path) -> int:
+    """How many rows the render cache file at `path` holds."""
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM bodies").fetchone()[0]
+
+
 def test_second_render_comes_from_the_cache(tmp_path: Path) -> None:
     path = tmp_path / CACHE_FILE
     first, stats = _render(RenderCache(path))
@@ -115,8 +121,7 @@ def test_bodies_are_read_in_one_query_and_the_unused_dropped(tmp_path: Path) -> 
     assert [s for s in statements if s.startswith("SELECT")] == [
         "SELECT key, html, first, words FROM bodies"]
     cache.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 3
+    assert _stored_bodies(path) == 3
     _, stats = _render(RenderCache(path), items)
     assert (stats.rendered, stats.cached) == (2, 3)
 
@@ -139,8 +144,7 @@ def test_bodies_no_key_asks_for_are_let_go_before_rendering(tmp_path: Path) -> N
     assert alive == [0]  # the twenty decoded old bodies are gone before rendering starts
     cache.save()
     cache.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 1
+    assert _stored_bodies(path) == 1
 
 
 def test_a_cache_saved_without_a_lookup_drops_every_row(tmp_path: Path) -> None:
@@ -149,8 +153,7 @@ def test_a_cache_saved_without_a_lookup_drops_every_row(tmp_path: Path) -> None:
     cache = RenderCache(path)
     cache.save()
     cache.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 0
+    assert _stored_bodies(path) == 0
 
 
 def test_malformed_rows_are_dropped_when_saved(tmp_path: Path) -> None:
@@ -159,8 +162,7 @@ def test_malformed_rows_are_dropped_when_saved(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO bodies VALUES (?, 'x', 'x', 'many')", ("not a key we use",))
     _render(RenderCache(path))
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == 2
+    assert _stored_bodies(path) == 2
 
 
 def test_parallel_render_equals_serial(tmp_path: Path) -> None:
