@@ -116,13 +116,11 @@ def up_to_date(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint
         return None  # the zone's rules or an extension's package changed
     if not record.matches(fingerprint, build_clock(options.now, tz), output_dir):
         return None
-    if set(fingerprint.racy) != set(record.hashed):
+    if fingerprint.own != fingerprint.digest:
         # Files racy when the record was taken have settled: keep the record in the form the
         # next build computes, so it need not read their bytes again.
-        settled = build_fingerprint(options, output_dir)
-        if settled is not None and settled.racy == fingerprint.racy:
-            dataclasses.replace(record, fingerprint=settled.digest, hashed=settled.racy).save(
-                BuildRecord.path_for(options.site_dir, output_dir))
+        dataclasses.replace(record, fingerprint=fingerprint.own, hashed=fingerprint.racy).save(
+            BuildRecord.path_for(options.site_dir, output_dir))
     report = report_from_record(record, output_dir, time.perf_counter() - started)
     raise_if_strict(report.warnings, options)
     return report
@@ -170,10 +168,6 @@ def _build(options: BuildOptions) -> BuildReport:
     report = up_to_date(options, output_dir, fingerprint, record, started)
     if report is not None:
         return report
-    if fingerprint is not None and set(fingerprint.racy) != set(record.hashed if record else ()):
-        # Taken with the bytes of files racy only then: the record of this build names just
-        # the files racy now.
-        fingerprint = build_fingerprint(options, output_dir)
 
     # The pipeline (config, Jinja, Markdown, the site model) is imported only when there is
     # work to do: importing it takes longer than the whole no-change rebuild above.

@@ -173,7 +173,7 @@ def record_build(fingerprint: Fingerprint, now: datetime, dates: list[datetime],
                "files": report.written + report.unchanged,
                "warnings": [[p.path, p.line, p.message, p.level] for p in report.warnings]}
     packages = extension_packages(config.markdown_extensions)
-    record = BuildRecord(fingerprint.digest, now, start, end, digest, summary, config.timezone,
+    record = BuildRecord(fingerprint.own, now, start, end, digest, summary, config.timezone,
                          packages, tuple(outside_inputs(config.timezone, packages)),
                          fingerprint.racy)
     record.save(BuildRecord.path_for(config.root, report.output_dir))

@@ -31,8 +31,11 @@ import generator
 from generator.write import file_digest, output_unchanged
 
 RECORD_FORMAT = "briefing-build-record/4"
-# How long after its last change a file's time stamps are not trusted to show a further change
-# (git's "racily clean" rule; file systems keep times in ticks of up to 2 s, FAT's).
+# How recent a file's mtime or ctime may be, against the moment its stat was taken, for the
+# stat to be trusted to show any later change (git's "racily clean" entries): a write within a
+# file system's timestamp granule after the stat leaves mtime and ctime unchanged, and granules
+# go up to 2 s (FAT; 1 s on ext3, HFS+ and some network file systems; the kernel's clock for
+# file times lags by a tick). Used here and by the content reader's file stamps.
 RACY_NS = 2_000_000_000
 # The site's cache folder (`cache.CACHE_DIR`, spelt out so this module need not import the
 # render cache and with it Markdown).
@@ -55,12 +58,13 @@ def _entry_name(entry: os.DirEntry) -> str:
 
 
 def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: set[str],
-                racy: list[str], skip: tuple[str, ...] = ()) -> None:
-    """Append `label/rel size mtime_ns ctime_ns inode` for every file below root (sorted; hidden
-    files too; linked folders and folders named in `skip` are not entered, as the content reader
-    does not enter linked folders). A file changed at or after `recent` (ns) is racy: its
-    line also holds its bytes' digest, and its name goes to `racy`; so does the line of a
-    file named in `hashed` (those racy when the compared record was taken)."""
+                racy: list[str], settled: dict[int, str], skip: tuple[str, ...] = ()) -> None:
+    """Append `label/rel <stat_identity>` for every file below root (sorted; hidden files too;
+    linked folders and folders named in `skip` are not entered, as the content reader does not
+    enter linked folders). A file changed at or after `recent` (ns) is racy: its line also
+    holds its bytes' digest, and its name goes to `racy`. So does the line of a file named in
+    `hashed` (those racy when the compared record was taken), whose line without the digest
+    goes to `settled` by its index in `lines`."""
     if not root.is_dir():
         lines.append(f"{label} missing")
         return
@@ -86,11 +90,13 @@ def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: s
                 lines.append(f"{label} unreadable {entry.path}")
                 continue
             rel = f"{prefix}{entry.name}"
-            line = f"{rel} {_stat_key(stat)}"
+            line = f"{rel} {stat_identity(stat)}"
             is_racy = stat.st_ctime_ns >= recent or stat.st_mtime_ns >= recent
             if is_racy or rel in hashed:
                 if is_racy:
                     racy.append(rel)
+                else:
+                    settled[len(lines)] = line
                 try:
                     with open(entry.path, "rb") as handle:
                         line += " " + hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
@@ -100,18 +106,22 @@ def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: s
         pending.extend((entry.path, f"{prefix}{entry.name}/") for entry in reversed(folders))
 
 
-def _stat_key(stat: os.stat_result) -> str:
-    """What a file's stat says of its bytes: an edit changes at least one of these."""
-    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
+def stat_identity(stat: os.stat_result) -> str:
+    """What a file's stat says of its bytes (size, mtime, ctime, inode, device): an edit, or
+    the file replaced by another, changes at least one of these."""
+    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} {stat.st_dev}"
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     """A digest of every input of a build but the clock, and the files that were racy when it
-    was taken (changed in the last RACY_NS): their bytes' digests are in it."""
+    was taken (changed in the last RACY_NS): their bytes' digests are in it. `own` is the
+    digest with only those files' bytes in it, which a record of this build keeps; `digest`
+    also has the bytes of the files named by the record it is compared with."""
 
     digest: str
     racy: tuple[str, ...] = ()
+    own: str = ""
 
 
 def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
@@ -128,15 +138,15 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     names them (`hashed`), and a later fingerprint compared with it reads them too."""
     digest = hashlib.blake2b(digest_size=20)
     recent = time.time_ns() - RACY_NS
-    wanted, racy = set(hashed), []
+    wanted, racy, settled = set(hashed), [], {}
     lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
              repr(options)]
     lines += [installed_package(name) for name in DEPENDENCIES]
     # The code's bytecode is left out: Python checks it against the sources, and it is written
     # as modules are first imported, after this (the pipeline's only when there is work to do).
     _stat_lines(Path(generator.__file__).parent, lines, "generator", recent, wanted, racy,
-                skip=("__pycache__",))
-    _stat_lines(site_dir / "content", lines, "content", recent, wanted, racy)
+                settled, skip=("__pycache__",))
+    _stat_lines(site_dir / "content", lines, "content", recent, wanted, racy, settled)
     try:
         digest.update((site_dir / "config.yaml").read_bytes())
     except OSError:
@@ -150,8 +160,12 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
                 return None
             lines.append(f"layout {path}")
             digest.update(hashlib.blake2b(data, digest_size=16).digest())
+    own = digest.copy()
     digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
-    return Fingerprint(digest.hexdigest(), tuple(racy))
+    for index, line in settled.items():
+        lines[index] = line
+    own.update("\n".join(lines).encode("utf-8", "surrogateescape"))
+    return Fingerprint(digest.hexdigest(), tuple(racy), own.hexdigest())
 
 
 def installed_package(module: str) -> str:

@@ -22,6 +22,7 @@ import yaml
 import generator
 from generator.cache import FileStamp, FileStamps, SourceCache, package_version
 from generator.errors import Problem, error, warning
+from generator.shortcut import RACY_NS, stat_identity
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -461,12 +462,6 @@ class ContentFiles:
     assets: tuple[tuple[Path, str], ...]
 
 
-# How recent a file's mtime or ctime may be, against the moment its stat identity was recorded,
-# for the identity to be trusted (git's "racily clean" entries): a write within a filesystem's
-# timestamp granule after the stat leaves mtime and ctime unchanged, and granules go up to 2 s
-# (FAT; 1 s on ext3, HFS+ and some network filesystems; the kernel's clock for file times
-# lags by a tick). A file last changed that long before the stat is read and hashed anyway.
-RACY_NS = 2_000_000_000
 _clock = time.time_ns  # the wall clock file times are set from (replaced in tests)
 
 
@@ -517,7 +512,7 @@ def read_content(site_dir: Path, use_cache: bool = False,
                 if stamps is not None and stat is not None and (row is None or sha != row[1]):
                     # The identity from before the read: the stat made to decide, else the
                     # open file's (a file without a row is not stat'ed twice).
-                    stamps.put(rel, (stamp or _stamp_text(stat), sha, started))
+                    stamps.put(rel, (stamp or stat_identity(stat), sha, started))
                 source, found = (_parse_cached(name, rel, raw, sha, cache, digest)
                                  if cache is not None and digest is not None
                                  else parse_bytes(name, rel, raw, sha))
@@ -542,11 +537,6 @@ def read_content(site_dir: Path, use_cache: bool = False,
     return ContentFiles(tuple(articles), tuple(editions), tuple(assets)), problems
 
 
-def _stamp_text(stat: os.stat_result) -> str:
-    """A stat identity as the stamp rows keep it: size, mtime, ctime, inode, device."""
-    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino} {stat.st_dev}"
-
-
 def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
              known: Callable[[str, bytes], bool] | None
              ) -> tuple[str | None, FileStamp | None, UnreadSource | None]:
@@ -561,7 +551,7 @@ def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
         stat = os.stat(name)
     except OSError:
         return None, None, None
-    stamp = _stamp_text(stat)
+    stamp = stat_identity(stat)
     if (row[0] != stamp
             or max(stat.st_mtime_ns, stat.st_ctime_ns) >= row[2] - RACY_NS):
         return stamp, None, None

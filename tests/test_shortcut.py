@@ -368,7 +368,7 @@ def test_racy_files_are_fingerprinted_by_their_bytes(tmp_path: Path,
     """Time stamps are coarse: a second same-size edit within the tick of the first leaves
     every stat field as it was. A file changed in the last RACY_NS counts by its bytes, and a
     fingerprint compared with one taken then reads the bytes of the files racy at that time."""
-    monkeypatch.setattr(shortcut, "_stat_key", lambda stat: "a file system whose stats stay")
+    monkeypatch.setattr(shortcut, "stat_identity", lambda stat: "a file system whose stats stay")
     site = tmp_path / "site"
     (site / "content").mkdir(parents=True)
     story = site / "content" / "one.md"
@@ -385,6 +385,8 @@ def test_racy_files_are_fingerprinted_by_their_bytes(tmp_path: Path,
     assert input_fingerprint(site, [], tmp_path / "out", (), first.racy).digest != first.digest
     story.write_text("---\ntitle: One\n---\nAbc.\n", encoding="utf-8")
     assert input_fingerprint(site, [], tmp_path / "out", (), first.racy).digest == first.digest
+    # The same pass gives the form a record of this build keeps: the settled one.
+    assert input_fingerprint(site, [], tmp_path / "out", (), first.racy).own == settled.digest
     assert input_fingerprint(site, [], tmp_path / "out", ()).digest == settled.digest
 
 
