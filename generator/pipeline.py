@@ -41,6 +41,7 @@ from generator.parallel import render_pages_parallel
 from generator.render import TemplateCache, output_path, page_jobs, static_files
 from generator.shortcut import (
     BuildRecord,
+    ContentStats,
     Fingerprint,
     clock_interval,
     manifest_digest,
@@ -195,17 +196,18 @@ def page_records(site: Site, config: Config, options: BuildOptions, output_dir: 
             code)
 
 
-def read_and_check(options: BuildOptions, config: Config
+def read_and_check(options: BuildOptions, config: Config, seen: ContentStats | None = None
                    ) -> tuple[ContentFiles, list[Article], list[Problem]]:
     """Read the content and check every article (`parse_articles`), with the site's article
-    cache unless --no-cache: then files whose checked article it holds are not even read."""
+    cache unless --no-cache: then files whose checked article it holds are not even read
+    (`seen`: the no-change fingerprint's stats of content/, so that no file is stat'ed twice)."""
     if not options.use_cache:
         content, problems = read_content(options.site_dir)
         articles, found = parse_articles(content.articles, config)
         return content, articles, problems + found
     checks = ArticleChecks(ArticleCache.for_site(options.site_dir), config)
     try:
-        content, problems = read_content(options.site_dir, True, checks.known)
+        content, problems = read_content(options.site_dir, True, checks.known, seen)
         articles, found = parse_articles(content.articles, config, checks,
                                          {p.path for p in problems})
         checks.cache.save()
@@ -227,12 +229,14 @@ class Assembly:
 
 
 def assemble(options: BuildOptions, config: Config, now: datetime,
-             problems: Iterable[Problem] = (), keep_sources: bool = False) -> Assembly:
+             problems: Iterable[Problem] = (), keep_sources: bool = False,
+             seen: ContentStats | None = None) -> Assembly:
     """Read, validate and render every article, then group them into the site model.
 
     Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
-    sources are let go before the site model is built, to keep a big build's peak down."""
-    content, articles, found = read_and_check(options, config)
+    sources are let go before the site model is built, to keep a big build's peak down.
+    `seen`: the fingerprint's stats of content/ (see `read_and_check`)."""
+    content, articles, found = read_and_check(options, config, seen)
     problems = [*problems, *found]
     notes, found = parse_notes(content.editions, config)
     problems += found
@@ -257,7 +261,8 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint
     remember the build when `fingerprint` is given."""
     config = load_config(options.site_dir)
     now = build_clock(options.now, config.tz)
-    assembly = assemble(options, config, now)
+    assembly = assemble(options, config, now,
+                        seen=fingerprint.content if fingerprint is not None else None)
     site, problems, stats = assembly.site, assembly.problems, assembly.stats
     raise_if_strict(problems, options)
     gc.collect()  # the sources and the caches' rows are garbage now: return their memory

@@ -21,8 +21,8 @@ import re
 import sys
 import time
 import zoneinfo
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from stat import S_ISREG
@@ -53,18 +53,34 @@ DEPENDENCIES = ("markdown", "nh3", "jinja2", "markupsafe", "babel", "yaml", "slu
 _NOW_IN_LAYOUT = re.compile(rb"\bnow\b")
 
 
+_clock = time.time_ns  # the wall clock racy files are told by (replaced in tests)
+
+
+@dataclass(frozen=True)
+class ContentStats:
+    """What the fingerprint's stat pass saw of content/, for the content reader to use instead
+    of a stat of its own (`sources.read_content`): each file's `stat_identity` and the newer of
+    its mtime and ctime (ns), by path inside the site (`content/a.md`); `taken` is the wall
+    clock (ns) read before the pass."""
+
+    taken: int
+    files: Mapping[str, tuple[str, int]]
+
+
 def _entry_name(entry: os.DirEntry) -> str:
     return entry.name
 
 
 def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: set[str],
-                racy: list[str], settled: dict[int, str], skip: tuple[str, ...] = ()) -> None:
+                racy: list[str], settled: dict[int, str], skip: tuple[str, ...] = (),
+                seen: dict[str, tuple[str, int]] | None = None) -> None:
     """Append `label/rel <stat_identity>` for every file below root (sorted; hidden files too;
     linked folders and folders named in `skip` are not entered, as the content reader does not
     enter linked folders). A file changed at or after `recent` (ns) is racy: its line also
     holds its bytes' digest, and its name goes to `racy`. So does the line of a file named in
     `hashed` (those racy when the compared record was taken), whose line without the digest
-    goes to `settled` by its index in `lines`."""
+    goes to `settled` by its index in `lines`. `seen` gets each file's identity and the newer
+    of its mtime and ctime, by `label/rel`."""
     if not root.is_dir():
         lines.append(f"{label} missing")
         return
@@ -90,8 +106,12 @@ def _stat_lines(root: Path, lines: list[str], label: str, recent: int, hashed: s
                 lines.append(f"{label} unreadable {entry.path}")
                 continue
             rel = f"{prefix}{entry.name}"
-            line = f"{rel} {stat_identity(stat)}"
-            is_racy = stat.st_ctime_ns >= recent or stat.st_mtime_ns >= recent
+            identity = stat_identity(stat)
+            line = f"{rel} {identity}"
+            newest = max(stat.st_ctime_ns, stat.st_mtime_ns)
+            if seen is not None:
+                seen[rel] = (identity, newest)
+            is_racy = newest >= recent
             if is_racy or rel in hashed:
                 if is_racy:
                     racy.append(rel)
@@ -122,6 +142,8 @@ class Fingerprint:
     digest: str
     racy: tuple[str, ...] = ()
     own: str = ""
+    # The pass's stats of content/, for the content reader (not part of what it stands for).
+    content: ContentStats | None = field(default=None, compare=False, repr=False)
 
 
 def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
@@ -137,7 +159,8 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     The bytes of such a racy file are read into the digest instead; a record taken then
     names them (`hashed`), and a later fingerprint compared with it reads them too."""
     digest = hashlib.blake2b(digest_size=20)
-    recent = time.time_ns() - RACY_NS
+    taken = _clock()
+    recent = taken - RACY_NS
     wanted, racy, settled = set(hashed), [], {}
     lines = [RECORD_FORMAT, generator.__version__, sys.version, str(output_dir.resolve()),
              repr(options)]
@@ -146,7 +169,9 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     # as modules are first imported, after this (the pipeline's only when there is work to do).
     _stat_lines(Path(generator.__file__).parent, lines, "generator", recent, wanted, racy,
                 settled, skip=("__pycache__",))
-    _stat_lines(site_dir / "content", lines, "content", recent, wanted, racy, settled)
+    seen: dict[str, tuple[str, int]] = {}
+    _stat_lines(site_dir / "content", lines, "content", recent, wanted, racy, settled,
+                seen=seen)
     try:
         digest.update((site_dir / "config.yaml").read_bytes())
     except OSError:
@@ -165,7 +190,8 @@ def input_fingerprint(site_dir: Path, layouts: Sequence[Path], output_dir: Path,
     for index, line in settled.items():
         lines[index] = line
     own.update("\n".join(lines).encode("utf-8", "surrogateescape"))
-    return Fingerprint(digest.hexdigest(), tuple(racy), own.hexdigest())
+    return Fingerprint(digest.hexdigest(), tuple(racy), own.hexdigest(),
+                       ContentStats(taken, seen))
 
 
 def installed_package(module: str) -> str:

@@ -22,7 +22,7 @@ import yaml
 import generator
 from generator.cache import FileStamp, FileStamps, SourceCache, package_version
 from generator.errors import Problem, error, warning
-from generator.shortcut import RACY_NS, stat_identity
+from generator.shortcut import RACY_NS, ContentStats, stat_identity
 
 # libyaml's parser when it is installed; the pure-Python one otherwise.
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -466,8 +466,8 @@ _clock = time.time_ns  # the wall clock file times are set from (replaced in tes
 
 
 def read_content(site_dir: Path, use_cache: bool = False,
-                 known: Callable[[str, bytes], bool] | None = None
-                 ) -> tuple[ContentFiles, list[Problem]]:
+                 known: Callable[[str, bytes], bool] | None = None,
+                 seen: ContentStats | None = None) -> tuple[ContentFiles, list[Problem]]:
     """Read every file under `<site>/content`: Markdown is parsed, other files are assets.
 
     With `use_cache`, a file whose bytes were parsed before by the same code is taken from
@@ -475,7 +475,8 @@ def read_content(site_dir: Path, use_cache: bool = False,
     stat identity (size, mtime, ctime, inode, device) is the one `<site>/.cache/files.sqlite3`
     recorded when it was last read, longer than `RACY_NS` after its last change, is not read
     at all when `known(rel, digest)` says its recorded digest's bytes need no Source: it is an
-    `UnreadSource`."""
+    `UnreadSource`. `seen`: the identities a stat pass over content/ found just before (the
+    no-change fingerprint's), taken instead of a stat of each file with a row."""
     content_dir = site_dir / "content"
     problems: list[Problem] = []
     articles: list[Source | UnreadSource] = []
@@ -486,7 +487,9 @@ def read_content(site_dir: Path, use_cache: bool = False,
     digest = parse_digest() if use_cache else None
     cache = SourceCache.for_site(site_dir) if digest is not None else None
     stamps = FileStamps.for_site(site_dir) if digest is not None else None
-    started = _clock()  # before any stat: see RACY_NS
+    # Before any stat (see RACY_NS): the shared pass's clock when its stats are used.
+    started = seen.taken if seen is not None else _clock()
+    files = seen.files if seen is not None else None
     skipped: list[Path] = []
     try:
         for name, inner in _walk_content(content_dir, skipped):
@@ -498,7 +501,7 @@ def read_content(site_dir: Path, use_cache: bool = False,
                 continue
             stamp = row = None
             if stamps is not None:
-                stamp, row, unread = _stamped(name, rel, stamps, started, known)
+                stamp, row, unread = _stamped(name, rel, stamps, known, files)
                 if unread is not None:
                     # Its parse is not needed, so its source cache row goes at `save`: the
                     # cache holds the parses of the files read in the last build (the few
@@ -537,23 +540,27 @@ def read_content(site_dir: Path, use_cache: bool = False,
     return ContentFiles(tuple(articles), tuple(editions), tuple(assets)), problems
 
 
-def _stamped(name: str, rel: str, stamps: FileStamps, started: int,
-             known: Callable[[str, bytes], bool] | None
+def _stamped(name: str, rel: str, stamps: FileStamps,
+             known: Callable[[str, bytes], bool] | None,
+             files: Mapping[str, tuple[str, int]] | None = None
              ) -> tuple[str | None, FileStamp | None, UnreadSource | None]:
     """A file's stat identity now (None when no row was recorded for it: then it is not
-    stat'ed); the row recorded for it when that is still right (the same identity, and the file
-    unchanged for `RACY_NS` before it was recorded), else None; and an `UnreadSource` when that
-    row's digest is one `known` wants no Source for."""
+    stat'ed), from `files` (a stat pass just before) when it is there; the row recorded for it
+    when that is still right (the same identity, and the file unchanged for `RACY_NS` before it
+    was recorded), else None; and an `UnreadSource` when that row's digest is one `known` wants
+    no Source for."""
     row = stamps.get(rel)
     if row is None:
         return None, None, None
-    try:
-        stat = os.stat(name)
-    except OSError:
-        return None, None, None
-    stamp = stat_identity(stat)
-    if (row[0] != stamp
-            or max(stat.st_mtime_ns, stat.st_ctime_ns) >= row[2] - RACY_NS):
+    found = files.get(rel) if files is not None else None
+    if found is None:
+        try:
+            stat = os.stat(name)
+        except OSError:
+            return None, None, None
+        found = stat_identity(stat), max(stat.st_mtime_ns, stat.st_ctime_ns)
+    stamp, newest = found
+    if row[0] != stamp or newest >= row[2] - RACY_NS:
         return stamp, None, None
     if known is None or rel.startswith("content/editions/") or not known(rel, row[1]):
         return stamp, row, None

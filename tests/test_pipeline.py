@@ -3,6 +3,7 @@ what a build without it does."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,23 @@ def _checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _files(output: Path) -> dict[str, bytes]:
     return {p.relative_to(output).as_posix(): p.read_bytes() for p in sorted(output.rglob("*"))
             if p.is_file() and not p.name.startswith(".")}
+
+
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build as if every file had last changed long ago (nothing racily clean), for the
+    fingerprint's stat pass and for the content reader alike."""
+    from generator import shortcut, sources
+    now = sources._clock()
+    monkeypatch.setattr(sources, "_clock", lambda: now + 10 ** 10)
+    monkeypatch.setattr(shortcut, "_clock", lambda: now + 10 ** 10)
+
+
+def _same_size_edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` (as long), putting the mtime back as some editors do."""
+    before = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
 
 
 def _edit(site: Path, name: str = "three") -> None:
@@ -91,13 +109,28 @@ def test_a_file_left_unread_is_read_when_its_body_must_be_rendered(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The checked article from the cache, its body rendered again (the render cache gone):
     the Markdown is read from the file then."""
-    from generator import sources
-    now = sources._clock()
-    monkeypatch.setattr(sources, "_clock", lambda: now + 10 ** 10)  # nothing racily clean
+    _settled(monkeypatch)
     site = make_site(tmp_path / "site", articles=STORIES)
     build_site(site)
     (site / ".cache" / "render.sqlite3").unlink()
     _edit(site)
     build_site(site)
+    build_site(site, output=tmp_path / "fresh", use_cache=False)
+    assert _files(site / "output") == _files(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("old, new", [("First story body", "First story bodz"),
+                                      ("title: One", "title: Uno")])
+def test_a_same_size_edit_with_the_mtime_put_back_builds_what_no_cache_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str) -> None:
+    """The content reader trusts the fingerprint's stat of each file: an edit that keeps the
+    size and the mtime is seen by its ctime there too."""
+    _settled(monkeypatch)
+    site = make_site(tmp_path / "site", articles=STORIES)
+    build_site(site)
+    _same_size_edit(site / "content" / "one.md", old, new)
+    checked = _checks(monkeypatch)
+    assert not build_site(site).up_to_date
+    assert checked == ["content/one.md"]
     build_site(site, output=tmp_path / "fresh", use_cache=False)
     assert _files(site / "output") == _files(tmp_path / "fresh")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sqlite3
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import generator
-from generator import sources
+from generator import shortcut, sources
 from generator.build import BuildOptions
 from generator.cache import CACHE_DIR, FILE_STAMPS_FILE, SOURCE_CACHE_FILE
 from generator.errors import BuildError
@@ -424,12 +425,25 @@ def _later(monkeypatch: pytest.MonkeyPatch, seconds: float = 10) -> None:
     """Read as if the build ran `seconds` after the files were last changed (not racily)."""
     now = sources._clock()
     monkeypatch.setattr(sources, "_clock", lambda: now + int(seconds * 1e9))
+    monkeypatch.setattr(shortcut, "_clock", lambda: now + int(seconds * 1e9))
 
 
-def _kinds(site: Path, known=lambda rel, digest: True) -> dict[str, object]:
-    content, problems = read_content(site, use_cache=True, known=known)
+def _kinds(site: Path, known=lambda rel, digest: True, shared: bool = False
+           ) -> dict[str, object]:
+    """The articles read_content gives, with the no-change fingerprint's stats of content/
+    when `shared` (as a build passes them), else with a stat of its own."""
+    seen = None
+    if shared:
+        fingerprint = shortcut.input_fingerprint(site, [], site / "output", ())
+        assert fingerprint is not None and fingerprint.content is not None
+        seen = fingerprint.content
+    content, problems = read_content(site, use_cache=True, known=known, seen=seen)
     assert problems == []
     return {s.rel: s for s in content.articles}
+
+
+# Each stat identity test runs with read_content's own stat and with the fingerprint's.
+SHARED = pytest.mark.parametrize("shared", [False, True], ids=["own-stat", "shared-stat"])
 
 
 def _stamp(stat: os.stat_result) -> str:
@@ -448,69 +462,76 @@ def _same_size_edit(path: Path) -> None:
     assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
 
 
+@SHARED
 def test_a_file_with_its_recorded_stat_identity_is_not_read(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool) -> None:
     site = make_site(tmp_path / "site", articles=CACHED)
     _later(monkeypatch)
-    first = _kinds(site)
+    first = _kinds(site, shared=shared)
     assert all(isinstance(s, sources.Source) for s in first.values())
-    again = _kinds(site)
+    again = _kinds(site, shared=shared)
     unread = again["content/a.md"]
     assert isinstance(unread, sources.UnreadSource)
     assert unread.digest == first["content/a.md"].digest
     loaded, problems = unread.load()
     assert problems == [] and loaded == first["content/a.md"]
     # Only where the caller needs no Source, and never without the cache.
-    assert isinstance(_kinds(site, known=lambda rel, digest: False)["content/a.md"],
-                      sources.Source)
+    assert isinstance(_kinds(site, known=lambda rel, digest: False, shared=shared)[
+        "content/a.md"], sources.Source)
     assert all(isinstance(s, sources.Source) for s in read_content(site)[0].articles)
 
 
+@SHARED
 def test_a_same_size_edit_keeping_the_mtime_is_seen(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    shared: bool) -> None:
     site = make_site(tmp_path / "site", articles=CACHED)
     _later(monkeypatch)
-    _kinds(site)
+    _kinds(site, shared=shared)
     _same_size_edit(site / "content" / "a.md")  # the ctime moves on
-    source = _kinds(site)["content/a.md"]
+    source = _kinds(site, shared=shared)["content/a.md"]
     assert isinstance(source, sources.Source) and source.meta.data["title"] == "Z"
 
 
+@SHARED
 def test_a_file_replaced_by_another_of_the_same_size_and_mtime_is_seen(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool) -> None:
     site = make_site(tmp_path / "site", articles=CACHED)
     path = site / "content" / "a.md"
     _later(monkeypatch)
-    _kinds(site)
+    _kinds(site, shared=shared)
     before = os.stat(path)
     other = site / "other.tmp"
     other.write_text(path.read_text(encoding="utf-8").replace("title: A", "title: Z"),
                      encoding="utf-8")
     os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(other, path)
-    source = _kinds(site)["content/a.md"]
+    source = _kinds(site, shared=shared)["content/a.md"]
     assert isinstance(source, sources.Source) and source.meta.data["title"] == "Z"
 
 
-def test_a_racily_clean_file_is_read_again(tmp_path: Path) -> None:
+@SHARED
+def test_a_racily_clean_file_is_read_again(tmp_path: Path, shared: bool) -> None:
     """A file changed within RACY_NS of when its identity was recorded is read and hashed even
     when its identity looks the same (a write in the same timestamp granule): the recorded row
     is made to match the edited file's identity, as a coarse filesystem would leave it."""
     site = make_site(tmp_path / "site", articles=CACHED)
     path = site / "content" / "a.md"
-    _kinds(site)  # recorded now: the file changed within the last 2 s
+    _kinds(site, shared=shared)  # recorded now: the file changed within the last 2 s
     _same_size_edit(path)
     stat = os.stat(path)
     db = sqlite3.connect(site / CACHE_DIR / FILE_STAMPS_FILE)
     db.execute("UPDATE files SET stamp = ? WHERE key = 'content/a.md'", (_stamp(stat),))
     db.commit()
     db.close()
-    source = _kinds(site)["content/a.md"]
+    source = _kinds(site, shared=shared)["content/a.md"]
     assert isinstance(source, sources.Source) and source.meta.data["title"] == "Z"
 
 
+@SHARED
 def test_a_stale_row_that_is_not_racy_is_trusted(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 shared: bool) -> None:
     """The counterpart of the test above, so that it cannot pass for another reason: the same
     doctored row recorded long after the file's times is trusted (and the edit missed)."""
     site = make_site(tmp_path / "site", articles=CACHED)
@@ -523,19 +544,42 @@ def test_a_stale_row_that_is_not_racy_is_trusted(tmp_path: Path,
                (_stamp(stat), stat.st_ctime_ns + 10 ** 10))
     db.commit()
     db.close()
-    assert isinstance(_kinds(site)["content/a.md"], sources.UnreadSource)
+    assert isinstance(_kinds(site, shared=shared)["content/a.md"], sources.UnreadSource)
 
 
-def test_touching_the_mtime_back_is_seen(tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+@SHARED
+def test_touching_the_mtime_back_is_seen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         shared: bool) -> None:
     site = make_site(tmp_path / "site", articles=CACHED)
     path = site / "content" / "a.md"
     _later(monkeypatch)
-    _kinds(site)
+    _kinds(site, shared=shared)
     before = os.stat(path)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns - 10 ** 9))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # back: only ctime differs
-    assert isinstance(_kinds(site)["content/a.md"], sources.Source)
+    assert isinstance(_kinds(site, shared=shared)["content/a.md"], sources.Source)
+
+
+def test_the_fingerprints_stats_spare_a_stat_per_file(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given the no-change fingerprint's pass, a file with a row is not stat'ed again; a file
+    that pass did not see (added since) is."""
+    site = make_site(tmp_path / "site", articles=CACHED)
+    _later(monkeypatch)
+    _kinds(site)
+    seen = shortcut.input_fingerprint(site, [], site / "output", ()).content
+    stats: list[str] = []
+    real = os.stat
+    monkeypatch.setattr(sources.os, "stat", lambda path, *a, **k: (
+        stats.append(os.fspath(path)), real(path, *a, **k))[1])
+    content, _ = read_content(site, use_cache=True, known=lambda rel, digest: True, seen=seen)
+    assert all(isinstance(s, sources.UnreadSource) for s in content.articles)
+    assert not [path for path in stats if path.endswith(".md")]
+    partial = dataclasses.replace(seen, files={
+        rel: stat for rel, stat in seen.files.items() if rel != "content/a.md"})
+    read_content(site, use_cache=True, known=lambda rel, digest: True, seen=partial)
+    assert [path for path in stats if path.endswith(".md")] == [
+        str(site / "content" / "a.md")]
 
 
 def test_a_malformed_stamp_row_is_not_trusted(tmp_path: Path,
