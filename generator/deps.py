@@ -134,9 +134,11 @@ class ModelIndex:
         self._parts: list[bytes] = []
         self._pickler = self._new_pickler()
         self._plain_pickler = self._new_plain_pickler()
-        # Forms of frozen dataclass instances (tags, topics, bylines...) by id, with the
-        # instance, so its id cannot be reused while the form is kept.
-        self._memo: dict[int, tuple[object, list]] = {}
+        # Forms by id, with the object, so its id cannot be reused while the form is kept:
+        # each tracked object's reference (`["@", key]`), and those made once a build (of
+        # datetimes and of frozen dataclass instances from the models: tags, topics, bylines).
+        self._memo: dict[int, tuple[object, list]] = {
+            id(obj): (obj, ["@", key]) for key, obj in self.objects.items()}
         self._zones: dict[int, tuple[object, str]] = {}
 
     def _new_pickler(self) -> _Pickler:
@@ -257,12 +259,26 @@ class ModelIndex:
                 if None not in keys:
                     keys.insert(0, "t")  # a list of the model's objects, by key
                     return keys
+            if len(kinds) == 1 and (flat := self._flat("T", value, kinds.pop())) is not None:
+                return flat
             return self._items("T", value)
-        if kind in _TRACKED_SET:
-            key = self.key_of.get(id(value))
-            if key is not None:
-                return ["@", key]
-        elif kind is datetime:
+        shape = _SHAPES.get(kind, _MISSING)
+        if shape is _MISSING:
+            shape = _SHAPES[kind] = _shape(kind)
+        if shape is not None:  # a dataclass (page infos, neighbours...): checked first
+            name, shared, fields = shape
+            if (shared or kind in _TRACKED_SET) and (found := self._memo.get(
+                    id(value))) is not None:
+                return found[1]
+            try:
+                values = fields(value)
+            except (KeyError, AttributeError):  # a field set past __init__'s reach
+                values = _field_values(value)
+            form = self._items(name, values)
+            if shared:
+                self._memo[id(value)] = (value, form)
+            return form
+        if kind is datetime:
             # Its fields as pickle keeps them (fold included), and its zone: pickling the
             # datetime itself would look its class up by module and name every time. Made
             # once a build: an article's date is also its sitemap entry's and feed entries'.
@@ -273,28 +289,17 @@ class ModelIndex:
             form = ["d", state[0], self._zone(state[1])] if len(state) > 1 else ["d", state[0]]
             self._memo[id(value)] = (value, form)
             return form
-        elif kind is dict:
+        if kind is dict:
             return self._items("D", itertools.chain.from_iterable(value.items())) if value else [
                 "D"]
-        elif kind is list:
+        if kind is list:
+            if len(value) >= 8:
+                kinds = set(map(type, value))
+                if len(kinds) == 1 and (flat := self._flat("L", value, kinds.pop())) is not None:
+                    return flat
             return self._items("L", value)
-        elif kind is date:
+        if kind is date:
             return ["y", value.toordinal()]
-        shape = _SHAPES.get(kind, _MISSING)
-        if shape is _MISSING:
-            shape = _SHAPES[kind] = _shape(kind)
-        if shape is not None:
-            name, shared, fields = shape
-            if shared and (found := self._memo.get(id(value))) is not None:
-                return found[1]
-            try:
-                values = fields(value)
-            except (KeyError, AttributeError):  # a field set past __init__'s reach
-                values = _field_values(value)
-            form = self._items(name, values)
-            if shared:
-                self._memo[id(value)] = (value, form)
-            return form
         # Anything else (a str subclass, a set, a built-in function): pickled, by class.
         found = self._pickled(value)
         if found is None:
@@ -302,13 +307,32 @@ class ModelIndex:
         return ["p", found]
 
     def _items(self, tag: str, values: Iterable[Any]) -> list:
-        """`[tag, *forms of values]`."""
-        form, plain, tracked, key_of = self._form, _PLAIN, _TRACKED_SET, self.key_of.get
-        forms = [value if (kind := type(value)) in plain
-                 else ["@", key] if kind in tracked and (key := key_of(id(value))) is not None
+        """`[tag, *forms of values]`; a value that is its own form, and one whose form is in
+        the memo (a tracked object's reference, a datetime's, a shared part's), taken here."""
+        form, plain, memo = self._form, _PLAIN, self._memo.get
+        forms = [value if type(value) in plain
+                 else found[1] if (found := memo(id(value))) is not None
                  else form(value) for value in values]
         forms.insert(0, tag)
         return forms
+
+    def _flat(self, tag: str, values: tuple | list, kind: type) -> list | None:
+        """The flat form of a tuple (`tag` "T") or list ("L") of instances of one dataclass:
+        `["F", tag, class name, *forms of every instance's fields in order]` (the class says
+        how many fields each has, so no two different values have the same form); None when
+        `kind` is not a dataclass. A sitemap's 15,000 entries are one list, not 15,000."""
+        shape = _SHAPES.get(kind, _MISSING)
+        if shape is _MISSING:
+            shape = _SHAPES[kind] = _shape(kind)
+        if shape is None or kind in _TRACKED_SET:  # the model's objects go by key
+            return None
+        name, _, fields = shape
+        try:
+            parts = list(itertools.chain.from_iterable(map(fields, values)))
+        except (KeyError, AttributeError):  # a field set past __init__'s reach
+            parts = list(itertools.chain.from_iterable(map(_field_values, values)))
+        parts[0:0] = (tag, name)
+        return self._items("F", parts)
 
     def _zone(self, zone: object) -> Any:
         """A time zone's form, made once a build: a named zone by its name, a fixed offset by

@@ -456,3 +456,45 @@ def test_a_page_naming_a_pair_the_records_lack_renders(tmp_path: Path, number: s
     rendered = {job.path for job in render}
     assert "index.html" in rendered
     assert len(rendered) == (1 if number == "zero" else len(jobs))
+
+
+def test_flat_forms_of_long_entry_lists_tell_values_apart(tmp_path: Path) -> None:
+    """A long tuple or list of one dataclass (a sitemap's entries) is fingerprinted as one flat
+    list of field values: equal lists agree, and any change inside an entry shows."""
+    from datetime import timedelta
+
+    from generator.render import SitemapEntry
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    fresh = ModelIndex(model(tmp_path / "site"))
+
+    def entries(n: int = 10) -> list[SitemapEntry]:
+        return [SitemapEntry(f"https://x.test/{k}/", NOW + timedelta(hours=k) if k % 3 else None)
+                for k in range(n)]
+
+    base = entries()
+    assert index._form(base)[:3] == ["F", "L", "generator.render.SitemapEntry"]
+    assert index.fingerprint(base) == fresh.fingerprint(entries())
+    variants = [entries(9), entries(11), tuple(base), base[::-1],
+                [*base[:4], SitemapEntry(base[4].loc, NOW), *base[5:]],   # a lastmod changed
+                [*base[:4], SitemapEntry(base[4].loc, None), *base[5:]],  # a lastmod dropped
+                [*base[:4], SitemapEntry("https://x.test/other/", base[4].lastmod), *base[5:]],
+                [_Holder(value) for entry in base for value in (entry.loc, entry.lastmod)],
+                [value for entry in base for value in (entry.loc, entry.lastmod)]]
+    prints = [index.fingerprint(value) for value in (base, *variants)]
+    assert None not in prints and len(set(prints)) == len(prints)
+
+
+def test_a_change_only_in_a_flat_context_renders_the_page(tmp_path: Path) -> None:
+    """sitemap.xml reads no model object, only its entries (a flat form): an `updated` date
+    that moves one entry's lastmod renders it again."""
+    from lxml import etree
+    site = small_site(tmp_path / "site", count=9)
+    build_site(site)
+    edit(site / "content" / "story-3.md", "title: Story 3", "title: Story 3\nupdated: "
+         "2026-11-24T23:00:00+00:00")
+    build_site(site)
+    assert_same_as_fresh_build(site)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    lastmods = etree.parse(str(site / "output" / "sitemap.xml")).xpath(
+        "//s:url[contains(s:loc, 'story-3')]/s:lastmod/text()", namespaces=ns)
+    assert lastmods and lastmods[0].startswith("2026-11-24T23:00")
