@@ -550,10 +550,19 @@ def _kind(value: Any) -> str:
 # images it names exist: so a rebuild takes an unchanged file's checked article (before its
 # body is rendered) and problems from `<site>/.cache/articles.sqlite3`, keyed by the path, the
 # bytes' digest and `check_context` of all the rest; the images are looked for again. As with
-# the source cache, an entry is JSON of plain values, checked when it is read, and one that is
-# not well formed is a miss; a value JSON cannot give back exactly is not kept.
+# the source cache, an entry is plain text, checked when it is read, and one that is not well
+# formed is a miss; a value the entry cannot give back exactly is not kept.
+# An entry is its rarely used parts (problems, images looked for, image, source, corrections)
+# as JSON, then the article's plain fields as text, each after a FIELD_SEP (lists of names
+# joined by LIST_SEP): splitting text is a fraction of the cost of decoding JSON, which a big
+# site paid for every article of every build. An article with a separator in any of its text
+# (only possible through a YAML escape) is not kept.
 
-CHECK_ENTRY_FORMAT = "briefing-article-entry/1"
+CHECK_ENTRY_FORMAT = "briefing-article-entry/2"
+FIELD_SEP, LIST_SEP = "\x1f", "\x1e"
+# The JSON part of an entry without problems, images, source or corrections: most articles.
+_PLAIN_HEAD = '[[],[],null,null,[]]'
+_FLAGS = {"0": False, "1": True}
 _JSON = json.JSONDecoder()
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps' result, one encoder
 # What the check's slugs depend on besides python-slugify (whose version the parse digest holds).
@@ -632,27 +641,38 @@ def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo
     if checker.problems and any(p.path != rel for p in checker.problems):
         return None
     listed = [[p.line, p.message, p.level] for p in checker.problems]
-    fields: list[Any] | None = None
-    if article is not None:
-        dates = [_encode_when(article.date, tz), _encode_when(article.updated, tz),
-                 *(_encode_when(c.date, tz) for c in article.corrections)]
-        if None in dates or not article.date:
+    if article is None:
+        try:
+            return _COMPACT([listed, checker.images, None, None, []])
+        except (ValueError, TypeError, RecursionError):
             return None
-        image, source = article.image, article.source
-        fields = [
-            article.title, dates[0], article.slug, article.url, article.body_line, dates[1],
-            article.standfirst, article.summary, checker.author_names,
-            article.topic.slug if article.topic else None, checker.tag_names,
-            [image.src, image.alt, image.caption, image.credit] if image else None,
-            article.location, [source.name, source.url] if source else None,
-            article.translation, article.lead, article.priority,
-            [[d, c.text] for d, c in zip(dates[2:], article.corrections, strict=True)],
-            article.draft,
-        ]
+    dates = [_encode_when(article.date, tz), _encode_when(article.updated, tz),
+             *(_encode_when(c.date, tz) for c in article.corrections)]
+    if None in dates or not article.date:
+        return None
+    image, source, topic = article.image, article.source, article.topic
+    names = [*checker.author_names, *checker.tag_names]
+    if not all(type(name) is str and name for name in names) or (topic and not topic.slug):
+        return None
+    fields = [
+        article.title, dates[0], article.slug, article.url, str(article.body_line), dates[1],
+        article.standfirst, article.summary, LIST_SEP.join(checker.author_names),
+        topic.slug if topic else "", LIST_SEP.join(checker.tag_names), article.location,
+        article.translation, str(int(article.lead)), str(article.priority),
+        str(int(article.draft)),
+    ]
+    if (any(FIELD_SEP in field for field in fields)
+            or any(LIST_SEP in name for name in names)):
+        return None
     try:
-        return _COMPACT([listed, fields, checker.images])
+        head = _COMPACT([listed, checker.images,
+                         [image.src, image.alt, image.caption, image.credit] if image else None,
+                         [source.name, source.url] if source else None,
+                         [[d, c.text] for d, c in zip(dates[2:], article.corrections,
+                                                      strict=True)]])
     except (ValueError, TypeError, RecursionError):
         return None
+    return FIELD_SEP.join([head, *fields])
 
 
 def decode_checked(value: str, source: Source | UnreadSource, config: Config,
@@ -665,40 +685,47 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
     if topics is None:
         topics = topics_by_slug(config)
     try:
-        entry, end = _JSON.raw_decode(value)  # what json.loads does, without its two scans
-        if end != len(value):
-            return None
-        listed, fields, images = entry
-        problems = [_cached_problem(rel, item) for item in listed]
-        for path, existed in images:
-            if type(existed) is not bool or _image_file(config, path).is_file() is not existed:
+        parts = value.split(FIELD_SEP)
+        head = parts[0]
+        if head == _PLAIN_HEAD:
+            problems: list[Problem] = []
+            image = attribution = None
+            corrections: list = []
+        else:
+            entry, end = _JSON.raw_decode(head)  # what json.loads does, without its two scans
+            if end != len(head):
                 return None
-        if fields is None:  # an article without an article always had an error
+            listed, images, image, attribution, corrections = entry
+            if (type(listed) is not list or type(images) is not list
+                    or type(corrections) is not list
+                    or (image is not None and (type(image) is not list or len(image) != 4))
+                    or (attribution is not None and type(attribution) is not list)):
+                return None
+            problems = [_cached_problem(rel, item) for item in listed]
+            for path, existed in images:
+                if type(existed) is not bool or _image_file(config, path).is_file() is not existed:
+                    return None
+        if len(parts) == 1:  # an article without an article always had an error
+            if image is not None or attribution is not None or corrections:
+                return None
             return (None, problems) if any(p.is_error for p in problems) else None
-        (title, date, slug, url, body_line, updated, standfirst, summary, authors, topic,
-         tags, image, location, attribution, translation, lead, priority, corrections,
-         draft) = fields
-        if (type(title) is not str or type(slug) is not str or type(url) is not str
-                or type(body_line) is not int or type(standfirst) is not str
-                or type(summary) is not str or type(location) is not str
-                or type(translation) is not str or type(lead) is not bool
-                or type(draft) is not bool or type(priority) is not int
-                or any(p.is_error for p in problems)):
+        (_, title, date, slug, url, body_line, updated, standfirst, summary, authors, topic,
+         tags, location, translation, lead, priority, draft) = parts
+        if problems and any(p.is_error for p in problems):
             return None
         published = _decode_when(date, tz)
         if published is None:
             return None
         found_topic = None
-        if topic is not None:
-            found_topic = topics.get(topic) if type(topic) is str else None
+        if topic:
+            found_topic = topics.get(topic)
             if found_topic is None:
                 return None
-        if not all(type(name) is str for name in authors):
-            return None
-        bylines = (tuple(map(_byline, authors)) if not config.authors
-                   else tuple(_author(config, name) for name in authors))
-        kept = tuple(map(_tag, tags))  # a name that is not text raises, one without a slug
-        if not all(kept):              # is None
+        names = authors.split(LIST_SEP) if authors else ()
+        bylines = (tuple(map(_byline, names)) if not config.authors
+                   else tuple(_author(config, name) for name in names))
+        kept = tuple(map(_tag, tags.split(LIST_SEP))) if tags else ()
+        if not all(kept):  # a name without a slug is None
             return None
         if image is not None:
             image = Image(*map(_text, image))
@@ -706,18 +733,27 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
             name, link = attribution
             attribution = Attribution(_text(name), _text(link))
         corrected = tuple(Correction(_checked(_decode_when(when, tz)), _text(text))
-                          for when, text in corrections)
+                          for when, text in corrections) if corrections else ()
         article = object.__new__(Article)
         article.__dict__.update(
             path=rel, title=title, date=published, slug=slug, url=url,
-            body=source.body if isinstance(source, Source) else "", body_line=body_line,
-            updated=_decode_when(updated, tz), standfirst=standfirst, summary=summary,
-            authors=bylines, topic=found_topic, tags=kept, image=image, location=location,
-            source=attribution, translation=translation, lead=lead, priority=priority,
-            corrections=corrected, draft=draft, html="", words=0)
-    except (ValueError, TypeError, AttributeError, RecursionError):
+            body=source.body if isinstance(source, Source) else "",
+            body_line=_number(body_line), updated=_decode_when(updated, tz),
+            standfirst=standfirst, summary=summary, authors=bylines, topic=found_topic,
+            tags=kept, image=image, location=location, source=attribution,
+            translation=translation, lead=_FLAGS[lead], priority=_number(priority),
+            corrections=corrected, draft=_FLAGS[draft], html="", words=0)
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
     return article, problems
+
+
+def _number(text: str) -> int:
+    """A whole number as `str` wrote it; ValueError for any other text."""
+    number = int(text)
+    if str(number) != text:
+        raise ValueError("not a number as written")
+    return number
 
 
 def topics_by_slug(config: Config) -> dict[str, Topic]:
@@ -759,21 +795,29 @@ class ArticleChecks:
         self.config = config
         self.topics = topics_by_slug(config)
         self.context = check_context(config)
-        self._keys: dict[tuple[str, bytes], str] = {}  # made by `known`, for `check`
+        # The key and entry `known` found for a file, for `check`: one key and one look-up.
+        self._found: dict[tuple[str, bytes], tuple[str, str | None]] = {}
 
     def known(self, rel: str, digest: bytes) -> bool:
         """True when the cache holds an entry for the file at `rel` with these bytes (for
         `read_content`: such a file need not be read)."""
-        key = self._keys[rel, digest] = check_key(self.context, rel, digest)
-        return self.cache.get(key) is not None
+        key = check_key(self.context, rel, digest)
+        value = self.cache.get(key)
+        self._found[rel, digest] = key, value
+        return value is not None
 
     def check(self, source: Source | UnreadSource, keep: bool = True
               ) -> tuple[Article | None, list[Problem]]:
         """The checked article and its problems; `keep` False when the file's parse had
         problems of its own (such a file is always read, so that they are reported)."""
-        key = (self._keys.pop((source.rel, source.digest), None)
-               or check_key(self.context, source.rel, source.digest)) if source.digest else None
-        value = self.cache.get(key) if key is not None else None
+        key = value = None
+        if source.digest:
+            found = self._found.pop((source.rel, source.digest), None)
+            if found is not None:
+                key, value = found
+            else:
+                key = check_key(self.context, source.rel, source.digest)
+                value = self.cache.get(key)
         if value is not None:
             cached = decode_checked(value, source, self.config, self.topics)
             if cached is not None:
