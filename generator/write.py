@@ -205,16 +205,18 @@ def _recorded_folders(output_dir: Path, manifest_digest: str | None
 
 
 def _save_state(output_dir: Path, manifest_digest: str, files: Iterable[str],
-                mtimes: dict[str, int]) -> None:
-    """Remember the mtime of every file written (packed, in the order of the manifest's
-    `files`), beside the output (not in it, so the output stays byte-identical from build to
-    build)."""
+                mtimes: dict[str, int], inodes: dict[str, int]) -> None:
+    """Remember the mtime and inode of every file written (packed, in the order of the
+    manifest's `files`), beside the output (not in it, so the output stays byte-identical
+    from build to build)."""
     path = _state_path(output_dir)
     temporary = path.with_name(path.name + ".tmp")
     try:
         packed = base64.b64encode(array("q", [mtimes[rel] for rel in files]).tobytes())
-        temporary.write_text(json.dumps({"format": 2, "manifest": manifest_digest,
-                                         "mtimes": packed.decode("ascii")}), encoding="utf-8")
+        numbers = base64.b64encode(array("Q", [inodes[rel] for rel in files]).tobytes())
+        temporary.write_text(json.dumps({"format": 3, "manifest": manifest_digest,
+                                         "mtimes": packed.decode("ascii"),
+                                         "inodes": numbers.decode("ascii")}), encoding="utf-8")
         os.replace(temporary, path)
     except (OSError, OverflowError, KeyError):
         _unlink_quietly(os.fspath(path))  # only a speed-up is lost: bytes are compared
@@ -224,16 +226,26 @@ def recorded_mtimes(output_dir: Path, manifest_digest: str | None,
                     files: dict[str, list]) -> dict[str, int]:
     """The mtimes the last build recorded for its files, if its record matches the output,
     whose manifest has `manifest_digest` and lists `files`."""
+    return _recorded_state(output_dir, manifest_digest, files)[0]
+
+
+def _recorded_state(output_dir: Path, manifest_digest: str | None, files: dict[str, list]
+                    ) -> tuple[dict[str, int], dict[str, int]]:
+    """The mtimes and inodes the last build recorded for its files (`recorded_mtimes`)."""
     try:
         state = json.loads(_state_path(output_dir).read_bytes())
-        if (manifest_digest is None or not isinstance(state, dict) or state.get("format") != 2
+        if (manifest_digest is None or not isinstance(state, dict) or state.get("format") != 3
                 or state.get("manifest") != manifest_digest):
-            return {}
+            return {}, {}
         mtimes = array("q")
         mtimes.frombytes(base64.b64decode(state["mtimes"], validate=True))
+        inodes = array("Q")
+        inodes.frombytes(base64.b64decode(state["inodes"], validate=True))
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return dict(zip(files, mtimes, strict=True)) if len(mtimes) == len(files) else {}
+        return {}, {}
+    if len(mtimes) != len(files) or len(inodes) != len(files):
+        return {}, {}
+    return dict(zip(files, mtimes, strict=True)), dict(zip(files, inodes, strict=True))
 
 
 def recover(output_dir: Path) -> None:
@@ -243,7 +255,7 @@ def recover(output_dir: Path) -> None:
     _recover(output_dir)
 
 
-SpareListing = tuple[dict[str, bool], FolderStats]
+SpareListing = tuple[dict[str, bool], FolderStats, list[str]]
 
 
 def _recover(output_dir: Path, output_files: dict[str, list] | None = None,
@@ -276,10 +288,11 @@ def _recover(output_dir: Path, output_files: dict[str, list] | None = None,
 def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str | None
                    ) -> SpareListing | None:
     """What the spare holds (files -> whether a link; its folders and their settled stats from
-    when it was the output), when the staging folder holds only a retired output that a
-    finished build put there with its record, not one a build was changing, and the output
-    is the one that build made (whose manifest, `output_files`, has `output_digest`): the
-    record lists the spare's files as they differ from the output's manifest."""
+    when it was the output; the output's files the spare may not share), when the staging
+    folder holds only a retired output that a finished build put there with its record, not
+    one a build was changing, and the output is the one that build made (whose manifest,
+    `output_files`, has `output_digest`): the record lists the spare's files as they differ
+    from the output's manifest."""
     try:
         if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
             return None
@@ -288,17 +301,19 @@ def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str
             return None
         record = json.loads((root / SPARE_RECORD).read_text(encoding="utf-8"))
         manifest = (site / MANIFEST).read_bytes()
-        if (record.get("format") != 4 or record.get("manifest") != file_digest(manifest)
+        if (record.get("format") != 5 or record.get("manifest") != file_digest(manifest)
                 or output_digest is None or record.get("output") != output_digest):
             return None
         extra = record["extra"]
         folders = FolderStats.from_json(record["folders"], record["stats"])
-        if not (isinstance(extra, dict) and isinstance(record["missing"], list)) or not folders:
+        loose = record["loose"]
+        if not (isinstance(extra, dict) and isinstance(record["missing"], list)
+                and isinstance(loose, list)) or not folders:
             return None
         missing = set(record["missing"])
         files = {rel: False for rel in output_files if rel not in missing}
         files.update((str(rel), bool(link)) for rel, link in extra.items())
-        return files, folders
+        return files, folders, [str(rel) for rel in loose]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -315,14 +330,15 @@ def kept_files(output_dir: Path) -> list[str]:
 class IntactFiles(dict[str, str]):
     """What `intact_files` found (relative path -> manifest digest), with what it read to find
     it, so the writer need not read it again: the manifest's digest and entries, the recorded
-    mtimes and each intact file's stat."""
+    mtimes and inodes and each intact file's stat."""
 
     def __init__(self, digest: str = "", listed: dict[str, list] | None = None,
-                 mtimes: dict[str, int] | None = None):
+                 mtimes: dict[str, int] | None = None, inodes: dict[str, int] | None = None):
         super().__init__()
         self.digest = digest
         self.listed = listed if listed is not None else {}
         self.mtimes = mtimes if mtimes is not None else {}
+        self.inodes = inodes if inodes is not None else {}
         self.stats: dict[str, os.stat_result] = {}
 
 
@@ -357,9 +373,9 @@ def output_unchanged(output_dir: Path, manifest_digest: str) -> bool:
 
 def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> IntactFiles:
     """`intact_files` for the manifest `listed`, whose bytes have `digest`."""
-    mtimes = recorded_mtimes(output_dir, digest, listed)
+    mtimes, inodes = _recorded_state(output_dir, digest, listed)
     top = os.fspath(output_dir)
-    intact = IntactFiles(digest, listed, mtimes)
+    intact = IntactFiles(digest, listed, mtimes, inodes)
     stats = intact.stats
     stat_of = os.stat
     for rel, entry in listed.items():  # _intact_stat(), inline: it runs for every file
@@ -538,9 +554,11 @@ class Stage:
         self.planned: dict[str, os.stat_result] = {}
         if isinstance(intact, IntactFiles) and intact.digest and intact.digest == self.old_digest:
             self.old, self.old_mtimes, self.planned = intact.listed, intact.mtimes, intact.stats
+            self.old_inodes = intact.inodes
         else:
             self.old = _parse_manifest(self.old_manifest)
-            self.old_mtimes = recorded_mtimes(output_dir, self.old_digest, self.old)
+            self.old_mtimes, self.old_inodes = _recorded_state(output_dir, self.old_digest,
+                                                               self.old)
         # The output as carry_over() found it: the files it did not make, the build's files
         # missing, every folder and the settled stat of those that have one.
         self.live_extra: dict[str, bool] = {}
@@ -552,6 +570,15 @@ class Stage:
         self.made: set[str] = set()  # folders this build made in `site/`
         self.manifest: dict[str, list] = {}
         self.mtimes: dict[str, int] = {}
+        self.inodes: dict[str, int] = {}
+        self.fresh: set[str] = set()  # files this build wrote anew
+        # Spare folders that are as recorded (so each file in them is the one it was), the
+        # output's files the spare may not share (`_keep_spare`), the spare's device; and the
+        # output's folders carry_over() found as recorded.
+        self.verified: set[str] = set()
+        self.loose: set[str] = set()
+        self.spare_dev = -1
+        self.live_trusted: set[str] = set()
         self.written = 0
         self.unchanged = 0
         self.base: dict[str, bool] = {}  # what `site/` held at the start: path -> is a link
@@ -563,9 +590,10 @@ class Stage:
         """Start from the clean spare or an empty staging folder, cleaning up after a build
         that was killed."""
         listing = _recover(self.output_dir, self.old, self.old_digest)
-        if listing is not None and self._no_links_for_folders(listing[1].names):
+        if listing is not None and self._check_folders(listing[1]):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
-            self.base, self.spare_folders = listing
+            self.base, self.spare_folders, loose = listing
+            self.loose = set(loose)
             self.folders = set(self.spare_folders.names)
             return
         shutil.rmtree(self.root, ignore_errors=True)
@@ -573,18 +601,35 @@ class Stage:
         (self.root / STAGING_MARK).touch()
         self.dir.mkdir()
 
-    def _no_links_for_folders(self, folders: list[str]) -> bool:
+    def _check_folders(self, folders: FolderStats) -> bool:
         """True when no folder the spare's record lists is now a link or a file, since a path
-        through a link to a folder would lead the build outside the staging folder."""
+        through a link to a folder would lead the build outside the staging folder; and note
+        in `verified` each folder whose (mtime, ctime, inode) is still the settled one the
+        record holds, below verified folders: nothing was added to, removed from or renamed
+        in it since, so each of its files is the very file (inode) it was then."""
         top = self.top
-        for folder in folders:
+        try:
+            dev = self.spare_dev = os.lstat(top).st_dev
+        except OSError:
+            return False
+        numbers = folders.numbers
+        verified = self.verified
+        lstat = os.lstat
+        for n, folder in enumerate(folders.names):  # sorted: a folder after its parent
             try:
-                if not S_ISDIR(os.lstat(f"{top}/{folder}").st_mode):
-                    return False
+                stat = lstat(f"{top}/{folder}")
             except FileNotFoundError:
-                pass  # gone: made again when needed
+                continue  # gone: made again when needed
             except OSError:
                 return False
+            if not S_ISDIR(stat.st_mode):
+                return False
+            j = 3 * n
+            if (stat.st_ctime_ns == numbers[j + 1] and stat.st_mtime_ns == numbers[j]
+                    and stat.st_ino == numbers[j + 2] and stat.st_dev == dev):
+                cut = folder.rfind("/")
+                if cut < 0 or folder[:cut] in verified:
+                    verified.add(folder)
         return True
 
     def _make_folder(self, folder: str) -> None:
@@ -626,6 +671,7 @@ class Stage:
             inside = f"{rel}/"
             self.folders = {f for f in self.folders if f != rel and not f.startswith(inside)}
             self.base = {p: link for p, link in self.base.items() if not p.startswith(inside)}
+            self.verified = {f for f in self.verified if f != rel and not f.startswith(inside)}
         self.base.pop(rel, None)
 
     def _put(self, rel: str, make: Callable[[str], object]) -> None:
@@ -766,6 +812,28 @@ class Stage:
         if same:
             entry = self.old.get(rel)
             planned = self.planned.get(rel)
+            cut = rel.rfind("/")
+            if (planned is not None and cut > 0 and rel[:cut] in self.verified
+                    and planned.st_ino == self.old_inodes.get(rel)
+                    and planned.st_dev == self.spare_dev and rel not in self.loose
+                    and self.base.get(rel) is False and rel not in self.placed):
+                # The spare's copy is that very file, without a look: the output's file
+                # (as planned, intact) is the inode the last build recorded, which the spare
+                # shared when it was retired (not `loose`), and nothing was added to, removed
+                # from or renamed in the spare's folder since (`_check_folders`).
+                used, folder = self.used, rel[:cut]
+                while folder not in used:  # _make_folder() of a folder the spare has
+                    used.add(folder)
+                    cut = folder.rfind("/")
+                    if cut < 0:
+                        break
+                    folder = folder[:cut]
+                self.placed.add(rel)
+                self.manifest[rel] = entry if len(entry) == 2 else entry[:2]
+                self.mtimes[rel] = planned.st_mtime_ns
+                self.inodes[rel] = planned.st_ino
+                self.unchanged += 1
+                return
             if planned is None:
                 planned = _intact_stat(self.live, rel, entry, self.old_mtimes)
             if planned is None or not isinstance(entry, list):
@@ -774,6 +842,7 @@ class Stage:
             stat = self._place_same(rel, entry, planned)
             self.manifest[rel] = entry if len(entry) == 2 else entry[:2]
             self.mtimes[rel] = stat.st_mtime_ns
+            self.inodes[rel] = stat.st_ino
             self.unchanged += 1
             return
         digest = file_digest(data)
@@ -783,16 +852,17 @@ class Stage:
                 self._link(rel, f"{self.live}/{rel}", stat)
             except OSError:
                 stat = None
-        if stat is not None:
-            mtime = stat.st_mtime_ns
-            self.unchanged += 1
-        else:
-            mtimes: list[int] = []
-            self._put(rel, functools.partial(_write_new, data=data, mtimes=mtimes))
-            mtime = mtimes[-1]  # the last try made the file
+        if stat is None:
+            made: list[os.stat_result] = []
+            self._put(rel, functools.partial(_write_new, data=data, stats=made))
+            stat = made[-1]  # the last try made the file
+            self.fresh.add(rel)
             self.written += 1
+        else:
+            self.unchanged += 1
         self.manifest[rel] = [digest, len(data)]
-        self.mtimes[rel] = mtime
+        self.mtimes[rel] = stat.st_mtime_ns
+        self.inodes[rel] = stat.st_ino
 
     def add_copy(self, rel: str, source: Path) -> None:
         """Stage a copy of a file (an image, a stylesheet)."""
@@ -910,6 +980,7 @@ class Stage:
                     folders[folder] = (numbers[3 * n], numbers[3 * n + 1], numbers[3 * n + 2])
             self.live_folders = FolderStats.of(folders)
         old = self.old
+        self.live_trusted = trusted
         self.live_extra = {rel: link for rel, link in extra.items()
                            if rel[:rel.rfind("/") + 1][:-1] in trusted}
         self.live_extra.update((rel, link) for rel, link in found.items() if rel not in old)
@@ -976,7 +1047,7 @@ class Stage:
         else:
             os.rename(self.dir, self.output_dir)
         digest = file_digest(manifest_bytes)
-        _save_state(self.output_dir, digest, self.manifest, self.mtimes)
+        _save_state(self.output_dir, digest, self.manifest, self.mtimes, self.inodes)
         _save_folders(self.output_dir, digest, folders, self.carried)
         self._keep_spare(retired, digest)
         return removed
@@ -1019,7 +1090,7 @@ class Stage:
                 return
             except OSError:
                 pass
-        self._put(MANIFEST, functools.partial(_write_new, data=manifest_bytes, mtimes=[]))
+        self._put(MANIFEST, functools.partial(_write_new, data=manifest_bytes, stats=[]))
 
     def _keep_spare(self, retired: bool, output_digest: str) -> None:
         """Keep the retired output in `site/` for the next build, with the record that says it
@@ -1034,8 +1105,16 @@ class Stage:
             old, new, extra = self.old, self.manifest, self.live_extra
             gone = set(self.live_missing)
             names, packed = self.live_folders.to_json()
-            record = {"format": 4, "manifest": self.old_digest,
-                      "output": output_digest,
+            # The new output's files that may not be the very files (inodes) the spare holds
+            # at their paths: those written anew, and those in a folder carry_over() did not
+            # find as recorded (changed since the last build, maybe while this one linked
+            # from it). Each other file was linked from (or kept as) the retired output's
+            # file, in a folder nothing changed in from before this build until the look.
+            fresh, trusted = self.fresh, self.live_trusted
+            loose = [rel for rel in new
+                     if rel in fresh or rel[:rel.rfind("/") + 1][:-1] not in trusted]
+            record = {"format": 5, "manifest": self.old_digest,
+                      "output": output_digest, "loose": loose,
                       "missing": [rel for rel in new if rel not in extra
                                   and (rel not in old or rel in gone)],
                       "extra": {**{rel: False for rel in old
@@ -1068,15 +1147,15 @@ def _hard_link(source: str, path: str) -> None:
     os.link(source, path, follow_symlinks=False)
 
 
-def _write_new(path: str, data: bytes, mtimes: list[int]) -> None:
+def _write_new(path: str, data: bytes, stats: list[os.stat_result]) -> None:
     """Create `path` holding `data` (O_EXCL: never an existing file, which may be shared with
-    the output) and append its mtime to `mtimes`."""
+    the output) and append its stat to `stats`."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        mtimes.append(os.fstat(fd).st_mtime_ns)
+        stats.append(os.fstat(fd))
     finally:
         os.close(fd)
 
@@ -1172,7 +1251,16 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
             try:
                 add = stage.add
                 for item in files:
-                    rel = admit(item.path)
+                    path = item.path
+                    if (path[:1] not in "./" and path[-1] != "/" and len(path) <= 255
+                            and "//" not in path and "/." not in path and "\x00" not in path
+                            and path.isascii() and path not in staged):
+                        # admit(), inline for the common case: a normal path, short enough
+                        paths.append(path)
+                        staged.add(path)
+                        rel: str | None = path
+                    else:
+                        rel = admit(path)
                     if rel is not None:
                         try:
                             add(rel, item.data, item.same)

@@ -777,3 +777,114 @@ def test_the_quick_path_check_agrees_with_the_full_one(path: str) -> None:
                or any(p in ("..", "") for p in pure.parts)
                or pure.parts[0] in (MANIFEST, STAGING_MARK))
     assert safe_relative(path) == (None if refused else pure.as_posix())
+
+
+NESTED = [OutputFile("index.html", b"home"), OutputFile("a/index.html", b"a page"),
+          OutputFile("a/b.html", b"b page")]
+
+
+def same_build(output: Path, files: list[OutputFile], home: bytes = b"home 2"
+               ) -> tuple[list[str], os.stat_result]:
+    """Write `files` again as a build that renders only the home page would (the rest
+    `same`, planned with intact_files), noting the spare paths the writer looked at; return
+    them and the stat of a/index.html before the build."""
+    before = os.lstat(output / "a/index.html")
+    intact = intact_files(output)
+    looked: list[str] = []
+    real_lstat = os.lstat
+
+    def spying_lstat(path, *args, **kwargs):
+        looked.append(os.fspath(path))
+        return real_lstat(path, *args, **kwargs)
+
+    os.lstat = spying_lstat
+    try:
+        write_output([OutputFile("index.html", home)]
+                     + [OutputFile(f.path, b"", same=True) for f in files[1:]
+                        if f.path in intact], [], output, intact)
+    finally:
+        os.lstat = real_lstat
+    return looked, before
+
+
+@pytest.mark.parametrize("change", ["untouched", "deleted", "replaced", "renamed away"])
+def test_a_kept_file_the_spare_lost_by_hand_is_linked_again(tmp_path: Path,
+                                                            change: str) -> None:
+    """A same file's spare copy is kept without a look while the spare's folder is as
+    recorded; a change to the folder (a file deleted, renamed over or away) is seen."""
+    output = tmp_path / "out"
+    settled_builds(output, NESTED, 3)
+    spare = staging_dir(output) / "site"
+    assert (spare / "a/index.html").stat().st_ino == (output / "a/index.html").stat().st_ino
+    if change == "deleted":
+        (spare / "a/index.html").unlink()
+    elif change == "replaced":
+        (spare / "new.html").write_bytes(b"junk 1")
+        os.rename(spare / "new.html", spare / "a/index.html")
+    elif change == "renamed away":  # the file keeps its two links: only the folder tells
+        os.rename(spare / "a/index.html", spare / "a/old.html")
+        (spare / "a/index.html").write_bytes(b"junk 2")
+    looked, before = same_build(output, NESTED)
+    assert (output / "a/index.html").read_bytes() == b"a page"
+    after = os.lstat(output / "a/index.html")
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert (output / "a/b.html").read_bytes() == b"b page"
+    if change == "untouched":  # the trust is used: no look at the spare's copies
+        assert not any(path.startswith(f"{spare}/a/") and path.endswith(".html")
+                       for path in looked)
+
+
+def test_a_file_written_anew_is_not_taken_for_its_spare_copy(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    settled_builds(output, NESTED, 3)
+    changed = [NESTED[0], OutputFile("a/index.html", b"a page, edited"), NESTED[2]]
+    write_output(changed, [], output)  # the spare keeps the old a/index.html
+    time.sleep(0.03)
+    same_build(output, changed)
+    assert (output / "a/index.html").read_bytes() == b"a page, edited"
+
+
+def test_a_file_replaced_in_the_output_while_a_build_links_it_is_seen_later(
+        tmp_path: Path, monkeypatch) -> None:
+    """A file replaced in the output after the writer linked it and before it looked at the
+    output's folders ends up in the spare, in a folder recorded as it was after the change:
+    the next build does not take the spare's copy for the file it linked."""
+    from generator import write
+
+    output = tmp_path / "out"
+    settled_builds(output, NESTED, 3)
+    real_carry_over = write.Stage.carry_over
+
+    def carry_over_after_a_replacement(self, produced):
+        (output / "new.html").write_bytes(b"swapped")
+        os.rename(output / "new.html", output / "a/index.html")
+        time.sleep(0.03)  # a clock tick or more: the look records the folder settled
+        return real_carry_over(self, produced)
+
+    monkeypatch.setattr(write.Stage, "carry_over", carry_over_after_a_replacement)
+    same_build(output, NESTED)
+    monkeypatch.undo()
+    assert (output / "a/index.html").read_bytes() == b"a page"
+    assert (staging_dir(output) / "site/a/index.html").read_bytes() == b"swapped"
+    time.sleep(0.03)
+    same_build(output, NESTED, b"home 3")
+    assert (output / "a/index.html").read_bytes() == b"a page"
+
+
+def test_a_spare_copy_is_kept_only_while_the_output_holds_the_recorded_file(
+        tmp_path: Path) -> None:
+    """The spare's copy is edited in place (so is the output's file, the same inode), then
+    the output's file is replaced by one with the right bytes, size and mtime: intact, but
+    another inode than the one recorded, so the spare's copy is not kept."""
+    output = tmp_path / "out"
+    settled_builds(output, NESTED, 3)
+    spare = staging_dir(output) / "site"
+    stat = os.lstat(output / "a/index.html")
+    with open(spare / "a/index.html", "r+b") as handle:
+        handle.write(b"X")
+    os.unlink(output / "a/index.html")
+    (output / "a/index.html").write_bytes(b"a page")
+    os.utime(output / "a/index.html", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "a/index.html" in intact_files(output)
+    same_build(output, NESTED)
+    assert (output / "a/index.html").read_bytes() == b"a page"
