@@ -156,13 +156,19 @@ class _KeyedCache(Generic[V]):
                     rows = []
                 else:
                     self._keys = [row[0] for row in rows]
-                stored, decode = self._stored, self._decode
-                for row in rows:  # 10,000 rows a cache on a big site: no unpacking into lists
-                    key = row[0]
-                    value = decode(row[1:]) if type(key) is str else None
-                    if value is not None:
-                        stored[key] = value
+                self._stored = self._decode_rows(rows)
         return self._stored
+
+    def _decode_rows(self, rows: list[tuple]) -> dict[str, V]:
+        """The well-formed rows' values by key (a subclass may decode them all at once: 10,000
+        rows a cache on a big site, every build)."""
+        stored, decode = {}, self._decode
+        for row in rows:
+            key = row[0]
+            value = decode(row[1:]) if type(key) is str else None
+            if value is not None:
+                stored[key] = value
+        return stored
 
     def get(self, key: str) -> V | None:
         """The stored value for `key`, if there is a well-formed one."""
@@ -239,6 +245,16 @@ class RenderCache(_KeyedCache[RenderedBody]):
             return body
         return None
 
+    def _decode_rows(self, rows: list[tuple]) -> dict[str, RenderedBody]:
+        stored, new = {}, object.__new__
+        for key, html, first, words in rows:
+            if type(key) is str and type(html) is str and type(first) is str \
+                    and type(words) is int:
+                body = new(RenderedBody)
+                body.__dict__.update(html=html, first_paragraph=first, words=words)
+                stored[key] = body
+        return stored
+
     def _encode(self, value: RenderedBody) -> tuple:
         return value.html, value.first_paragraph, value.words
 
@@ -250,6 +266,9 @@ class _TextCache(_KeyedCache[str]):
 
     def _decode(self, row: tuple) -> str | None:
         return row[0] if isinstance(row[0], str) else None
+
+    def _decode_rows(self, rows: list[tuple]) -> dict[str, str]:
+        return {key: value for key, value in rows if type(key) is str and type(value) is str}
 
     def _encode(self, value: str) -> tuple:
         return (value,)
@@ -297,6 +316,11 @@ class FileStamps(_KeyedCache[FileStamp]):
                 and type(recorded) is int):
             return row
         return None
+
+    def _decode_rows(self, rows: list[tuple]) -> dict[str, FileStamp]:
+        return {key: (stamp, digest, recorded) for key, stamp, digest, recorded in rows
+                if type(key) is str and type(stamp) is str and type(digest) is bytes
+                and len(digest) == 32 and type(recorded) is int}
 
     def _encode(self, value: FileStamp) -> tuple:
         return value

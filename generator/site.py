@@ -216,12 +216,16 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
 
     neighbours: dict[str, Neighbours] = {}
     edition_of: dict[str, Edition] = {}
+    new = object.__new__
     for edition in editions:
         story_list = edition.articles
-        for index, article in enumerate(story_list):
-            neighbours[article.url] = Neighbours(
-                story_list[index - 1] if index > 0 else None,
-                story_list[index + 1] if index + 1 < len(story_list) else None)
+        # Each story's neighbours: (None, *stories, None) read three at a time. Neighbours(...)
+        # without the frozen __init__'s object.__setattr__ per field (one per article).
+        padded = (None, *story_list, None)
+        for previous, article, following in zip(padded, story_list, padded[2:], strict=False):
+            pair = new(Neighbours)
+            pair.__dict__.update(previous=previous, next=following)
+            neighbours[article.url] = pair
             edition_of[article.url] = edition
 
     topic_groups: dict[str, list[Article]] = {t.slug: [] for t in config.topics}
@@ -233,11 +237,17 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
         if article.topic:
             topic_groups[article.topic.slug].append(article)
         for tag in article.tags:
-            tag_groups.setdefault(tag.slug, []).append(article)
-            tag_names.setdefault(tag.slug, tag.name)
+            group = tag_groups.get(tag.slug)
+            if group is None:  # the first spelling seen names the tag
+                group = tag_groups[tag.slug] = []
+                tag_names[tag.slug] = tag.name
+            group.append(article)
         for author in article.authors:
-            author_groups.setdefault(author.slug, []).append(article)
-            authors.setdefault(author.slug, author)
+            group = author_groups.get(author.slug)
+            if group is None:
+                group = author_groups[author.slug] = []
+                authors[author.slug] = author
+            group.append(article)
 
     topics = _listings("topics", {s: g for s, g in topic_groups.items() if g},
                        {t.slug: t.name for t in config.topics}, config.per_page)

@@ -14,6 +14,7 @@ from generator.cache import (
     CACHE_DIR,
     CACHE_FILE,
     SOURCE_CACHE_FILE,
+    ArticleCache,
     FileStamps,
     RenderCache,
     SourceCache,
@@ -361,3 +362,34 @@ def test_markdown_given_as_a_function_is_asked_for_only_on_a_miss(tmp_path: Path
     asked.clear()
     again, stats = _render(cache, [(key, text(markdown)) for key, markdown in ITEMS])
     assert asked == [] and again == first and stats.cached == len(ITEMS)
+
+
+@pytest.mark.parametrize("cache_class, value, column, spoilt", [
+    (SourceCache, "text", "value", b"bytes"), (SourceCache, "text", "value", None),
+    (ArticleCache, "text", "value", b"bytes"), (ArticleCache, "text", "value", None),
+    (FileStamps, ("1 2 3 4 5", b"d" * 32, 7), "stamp", b"1 2 3 4 5"),
+    (FileStamps, ("1 2 3 4 5", b"d" * 32, 7), "digest", "d" * 32),
+    (FileStamps, ("1 2 3 4 5", b"d" * 32, 7), "recorded_ns", "seven"),
+    (RenderCache, ("<p>x</p>", "x", 1), "html", b"<p>x</p>"),
+    (RenderCache, ("<p>x</p>", "x", 1), "first", None),
+    (RenderCache, ("<p>x</p>", "x", 1), "words", 1.5),
+])
+def test_a_row_with_a_value_of_the_wrong_type_is_a_miss(
+        tmp_path: Path, cache_class, value, column: str, spoilt: object) -> None:
+    """Every column of every cache is checked when the rows are loaded, all at once (the
+    values are ones the column's type affinity keeps as they are)."""
+    path = tmp_path / "cache.sqlite3"
+    if cache_class is RenderCache:  # made here: the let-go test counts the bodies alive
+        value = RenderedBody(*value)
+    cache = cache_class(path)
+    cache.put("kept", value)
+    cache.put("spoilt", value)
+    cache.save()
+    cache.close()
+    db = sqlite3.connect(path)
+    db.execute(f"UPDATE {cache_class.TABLE} SET {column} = ? WHERE key = 'spoilt'", (spoilt,))
+    db.commit()
+    db.close()
+    again = cache_class(path)
+    assert again.get("kept") == value and again.get("spoilt") is None
+    again.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from generator.config import Config, Topic
 from generator.models import Article, Author, EditionNote, Tag
 from generator.site import (
+    Neighbours,
     build_site_model,
     edition_day,
     link_content,
@@ -122,6 +124,10 @@ def test_previous_and_next_within_the_edition() -> None:
                     "/other-day/": (None, None)}
     assert site.edition_of["/c/"].day == date(2026, 11, 24)
     assert site.edition_of["/other-day/"].day == date(2026, 11, 23)
+    # Made without __init__ (one per article), yet the very value __init__ makes.
+    pair = site.neighbours["/b/"]
+    made = Neighbours(pair.previous, pair.next)
+    assert pair == made and pickle.dumps(pair) == pickle.dumps(made)
 
 
 @pytest.mark.parametrize(("count", "pages", "sizes"), [
