@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -147,8 +148,8 @@ class FolderStats:
             return None
         numbers = array("q")
         numbers.frombytes(base64.b64decode(packed, validate=True))
-        if len(numbers) != 3 * len(names) or names != sorted(names) or not all(
-                type(name) is str for name in names):
+        if (len(numbers) != 3 * len(names) or not set(map(type, names)) <= {str}
+                or names != sorted(names)):
             return None
         return cls(names, numbers)
 
@@ -259,9 +260,11 @@ SpareListing = tuple[dict[str, bool], FolderStats, list[str]]
 
 
 def _recover(output_dir: Path, output_files: dict[str, list] | None = None,
-             output_digest: str | None = None) -> SpareListing | None:
+             output_digest: str | None = None, folder_names: list[str] | None = None
+             ) -> SpareListing | None:
     """recover(), returning the listing of the clean spare it kept, if any, given the output's
-    manifest entries and digest (read here when not given)."""
+    manifest entries and digest (read here when not given) and the folders the output's
+    folder record lists."""
     root = staging_dir(output_dir)
     if not root.exists() and not root.is_symlink():
         return None
@@ -279,20 +282,21 @@ def _recover(output_dir: Path, output_files: dict[str, list] | None = None,
             output_files, output_digest = _parse_manifest(raw), file_digest(raw)
         except OSError:
             output_files, output_digest = {}, None
-    listing = _spare_listing(root, output_files, output_digest)
+    listing = _spare_listing(root, output_files, output_digest, folder_names)
     if listing is None:
         shutil.rmtree(root)
     return listing
 
 
-def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str | None
-                   ) -> SpareListing | None:
+def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str | None,
+                   folder_names: list[str] | None = None) -> SpareListing | None:
     """What the spare holds (files -> whether a link; its folders and their settled stats from
     when it was the output; the output's files the spare may not share), when the staging
     folder holds only a retired output that a finished build put there with its record, not
     one a build was changing, and the output is the one that build made (whose manifest,
     `output_files`, has `output_digest`): the record lists the spare's files as they differ
-    from the output's manifest."""
+    from the output's manifest, and its folders unless they are the output's, `folder_names`
+    (from the output's folder record, written with the spare's)."""
     try:
         if sorted(os.listdir(root)) != sorted([STAGING_MARK, SPARE_RECORD, "site"]):
             return None
@@ -305,13 +309,16 @@ def _spare_listing(root: Path, output_files: dict[str, list], output_digest: str
                 or output_digest is None or record.get("output") != output_digest):
             return None
         extra = record["extra"]
-        folders = FolderStats.from_json(record["folders"], record["stats"])
+        names = record["folders"]
+        folders = FolderStats.from_json(folder_names if names is None else names,
+                                        record["stats"])
         loose = record["loose"]
         if not (isinstance(extra, dict) and isinstance(record["missing"], list)
                 and isinstance(loose, list)) or not folders:
             return None
-        missing = set(record["missing"])
-        files = {rel: False for rel in output_files if rel not in missing}
+        files = dict.fromkeys(output_files, False)
+        for rel in record["missing"]:
+            files.pop(rel, None)
         files.update((str(rel), bool(link)) for rel, link in extra.items())
         return files, folders, [str(rel) for rel in loose]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -340,6 +347,7 @@ class IntactFiles(dict[str, str]):
         self.mtimes = mtimes if mtimes is not None else {}
         self.inodes = inodes if inodes is not None else {}
         self.stats: dict[str, os.stat_result] = {}
+        self.raw: bytes | None = None  # the manifest's bytes, when intact_files read them
 
 
 def intact_files(output_dir: Path) -> IntactFiles:
@@ -353,7 +361,9 @@ def intact_files(output_dir: Path) -> IntactFiles:
         raw = (output_dir / MANIFEST).read_bytes()
     except OSError:
         return IntactFiles()
-    return _intact(output_dir, _parse_manifest(raw), file_digest(raw))
+    intact = _intact(output_dir, _parse_manifest(raw), file_digest(raw))
+    intact.raw = raw
+    return intact
 
 
 def output_unchanged(output_dir: Path, manifest_digest: str) -> bool:
@@ -376,17 +386,18 @@ def _intact(output_dir: Path, listed: dict[str, list], digest: str) -> IntactFil
     mtimes, inodes = _recorded_state(output_dir, digest, listed)
     top = os.fspath(output_dir)
     intact = IntactFiles(digest, listed, mtimes, inodes)
+    if not mtimes:
+        return intact
     stats = intact.stats
-    stat_of = os.stat
-    for rel, entry in listed.items():  # _intact_stat(), inline: it runs for every file
-        mtime = mtimes.get(rel)
-        if mtime is None or not isinstance(entry, list) or len(entry) < 2:
-            continue
+    lstat = os.lstat
+    # _intact_stat(), inline: it runs for every file; the mtimes are in the manifest's order
+    for (rel, entry), mtime in zip(listed.items(), mtimes.values(), strict=True):
         try:
-            stat = stat_of(f"{top}/{rel}", follow_symlinks=False)
+            stat = lstat(f"{top}/{rel}")
         except (OSError, ValueError):
             continue
-        if stat.st_mtime_ns == mtime and stat.st_size == entry[1] and S_ISREG(stat.st_mode):
+        if (stat.st_mtime_ns == mtime and type(entry) is list and len(entry) >= 2
+                and stat.st_size == entry[1] and S_ISREG(stat.st_mode)):
             intact[rel] = entry[0]
             stats[rel] = stat
     return intact
@@ -490,23 +501,34 @@ def output_lock(output_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
-    # Imported here: ctypes.util brings subprocess and more, which a rebuild with nothing to
-    # do (it only checks the output through this module) would pay for at every start.
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's renameat2(), if it has one."""
+    # Imported here: a rebuild with nothing to do only checks the output through this module.
     import ctypes
-    import ctypes.util
+
+    try:  # the program's own symbols, the C library among them: no search for its file
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except OSError:
+        pass
+    import ctypes.util  # brings subprocess, and runs a program to find the library
 
     libc_name = ctypes.util.find_library("c")
     if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+        return None
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     if result != 0:
+        import ctypes  # loaded by _renameat2()
+
         err = ctypes.get_errno()
         if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
             return False
@@ -547,8 +569,11 @@ class Stage:
             self.old_manifest: bytes | None = (output_dir / MANIFEST).read_bytes()
         except OSError:
             self.old_manifest = None
-        self.old_digest = (file_digest(self.old_manifest) if self.old_manifest is not None
-                           else None)
+        if isinstance(intact, IntactFiles) and intact.raw == self.old_manifest:
+            self.old_digest: str | None = intact.digest  # the bytes it read: not hashed again
+        else:
+            self.old_digest = (file_digest(self.old_manifest) if self.old_manifest is not None
+                               else None)
         # The stat of each file `intact` found as the previous build wrote it, when it was
         # found in this very output (same manifest bytes); re-read otherwise.
         self.planned: dict[str, os.stat_result] = {}
@@ -579,6 +604,9 @@ class Stage:
         self.loose: set[str] = set()
         self.spare_dev = -1
         self.live_trusted: set[str] = set()
+        self.live_found: dict[str, bool] | None = None  # None: carry_over() did not look
+        # What the last build recorded of the output's folders (`_recorded_folders`).
+        self.folder_record: tuple[FolderStats | None, dict[str, bool]] | None = None
         self.written = 0
         self.unchanged = 0
         self.base: dict[str, bool] = {}  # what `site/` held at the start: path -> is a link
@@ -589,7 +617,9 @@ class Stage:
     def prepare(self) -> None:
         """Start from the clean spare or an empty staging folder, cleaning up after a build
         that was killed."""
-        listing = _recover(self.output_dir, self.old, self.old_digest)
+        record = self.folder_record = _recorded_folders(self.output_dir, self.old_digest)
+        listing = _recover(self.output_dir, self.old, self.old_digest,
+                           record[0].names if record[0] is not None else None)
         if listing is not None and self._check_folders(listing[1]):
             os.unlink(self.root / SPARE_RECORD)  # from here on the spare is being changed
             self.base, self.spare_folders, loose = listing
@@ -669,9 +699,12 @@ class Stage:
             os.unlink(path)
         if is_folder or rel in self.folders:  # forget it and all the record says is inside
             inside = f"{rel}/"
-            self.folders = {f for f in self.folders if f != rel and not f.startswith(inside)}
-            self.base = {p: link for p, link in self.base.items() if not p.startswith(inside)}
-            self.verified = {f for f in self.verified if f != rel and not f.startswith(inside)}
+            # In place: `quick_add` holds these sets and dicts.
+            for folders in (self.folders, self.verified):
+                folders.difference_update([f for f in folders
+                                           if f == rel or f.startswith(inside)])
+            for path in [p for p in self.base if p.startswith(inside)]:
+                del self.base[path]
         self.base.pop(rel, None)
 
     def _put(self, rel: str, make: Callable[[str], object]) -> None:
@@ -864,6 +897,41 @@ class Stage:
         self.mtimes[rel] = stat.st_mtime_ns
         self.inodes[rel] = stat.st_ino
 
+    def quick_add(self) -> Callable[[str, bytes, bool], None]:
+        """`add`, with its common case inline (a same file whose spare copy is kept, as in
+        `add`): on a big site it runs for nearly every file, so it looks each set up once."""
+        planned_get, recorded_inode, old_get = (self.planned.get, self.old_inodes.get,
+                                                self.old.get)
+        verified, loose, base_get, placed, used = (self.verified, self.loose, self.base.get,
+                                                   self.placed, self.used)
+        manifest, mtimes, inodes, dev, add = (self.manifest, self.mtimes, self.inodes,
+                                              self.spare_dev, self.add)
+
+        def quick(rel: str, data: bytes, same: bool = False) -> None:
+            if same:
+                planned = planned_get(rel)
+                cut = rel.rfind("/")
+                if (planned is not None and cut > 0 and planned.st_ino == recorded_inode(rel)
+                        and rel[:cut] in verified and planned.st_dev == dev
+                        and rel not in loose and base_get(rel) is False and rel not in placed):
+                    folder = rel[:cut]
+                    while folder not in used:
+                        used.add(folder)
+                        cut = folder.rfind("/")
+                        if cut < 0:
+                            break
+                        folder = folder[:cut]
+                    placed.add(rel)
+                    entry = old_get(rel)
+                    manifest[rel] = entry if len(entry) == 2 else entry[:2]
+                    mtimes[rel] = planned.st_mtime_ns
+                    inodes[rel] = planned.st_ino
+                    self.unchanged += 1
+                    return
+            add(rel, data, same)
+
+        return quick
+
     def add_copy(self, rel: str, source: Path) -> None:
         """Stage a copy of a file (an image, a stylesheet)."""
         self.add(rel, source.read_bytes())
@@ -904,7 +972,8 @@ class Stage:
         folder whose (mtime, ctime, inode) is the recorded one holds what it held then. A
         folder counts only when reached through real folders (a look at its parent, or a
         parent as recorded), never through a link."""
-        record, extra = _recorded_folders(self.output_dir, self.old_digest)
+        record, extra = self.folder_record or _recorded_folders(self.output_dir,
+                                                                self.old_digest)
         names = record.names if record is not None else []
         numbers = record.numbers if record is not None else array("q")
         recorded = set(names)
@@ -914,6 +983,7 @@ class Stage:
         found: dict[str, bool] = {}
         trusted: set[str] = set()
         new: list[str] = []
+        listed: list[str] = []
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
         def look(start: str) -> None:
@@ -926,6 +996,7 @@ class Stage:
                 except OSError:  # gone, or no longer a folder, since its parent was listed
                     folders.pop(folder, None)
                     continue
+                listed.append(folder)
                 try:
                     if folder:  # the stat before the listing: a change after it shows
                         folders[folder] = _settled(os.fstat(fd), reference)
@@ -980,12 +1051,19 @@ class Stage:
                     folders[folder] = (numbers[3 * n], numbers[3 * n + 1], numbers[3 * n + 2])
             self.live_folders = FolderStats.of(folders)
         old = self.old
-        self.live_trusted = trusted
+        self.live_trusted, self.live_found = trusted, found
         self.live_extra = {rel: link for rel, link in extra.items()
                            if rel[:rel.rfind("/") + 1][:-1] in trusted}
         self.live_extra.update((rel, link) for rel, link in found.items() if rel not in old)
-        self.live_missing = [rel for rel in old if rel not in found
-                             and rel[:rel.rfind("/") + 1][:-1] not in trusted]
+        if complete and record is not None and self.old_mtimes:
+            # Every folder of the old manifest's files was recorded (the record goes with
+            # the manifest) and is still there, so each is trusted or listed; and the
+            # manifest is this writer's (the state goes with it), sorted: the files of a
+            # listed folder are found by bisection, not by a look at every file.
+            self.live_missing = _missing_from(list(old), listed, found)
+        else:
+            self.live_missing = [rel for rel in old if rel not in found
+                                 and rel[:rel.rfind("/") + 1][:-1] not in trusted]
 
     def _carry_link(self, rel: str, target: str) -> None:
         """Carry over a symbolic link, keeping the spare's when it points to the same place."""
@@ -1049,7 +1127,7 @@ class Stage:
         digest = file_digest(manifest_bytes)
         _save_state(self.output_dir, digest, self.manifest, self.mtimes, self.inodes)
         _save_folders(self.output_dir, digest, folders, self.carried)
-        self._keep_spare(retired, digest)
+        self._keep_spare(retired, digest, folders.names)
         return removed
 
     def _new_folders(self) -> FolderStats:
@@ -1092,9 +1170,12 @@ class Stage:
                 pass
         self._put(MANIFEST, functools.partial(_write_new, data=manifest_bytes, stats=[]))
 
-    def _keep_spare(self, retired: bool, output_digest: str) -> None:
+    def _keep_spare(self, retired: bool, output_digest: str, output_folders: list[str]
+                    ) -> None:
         """Keep the retired output in `site/` for the next build, with the record that says it
-        is whole; without a retired output with a manifest, remove the staging folder."""
+        is whole; without a retired output with a manifest, remove the staging folder. The
+        record leaves out the spare's folders when they are the new output's, which the
+        output's folder record lists."""
         _unlink_quietly(self.temp)
         if retired and self.old_manifest is not None:
             # What the retired output held when carry_over() looked, so the next build need
@@ -1110,17 +1191,19 @@ class Stage:
             # find as recorded (changed since the last build, maybe while this one linked
             # from it). Each other file was linked from (or kept as) the retired output's
             # file, in a folder nothing changed in from before this build until the look.
-            fresh, trusted = self.fresh, self.live_trusted
-            loose = [rel for rel in new
-                     if rel in fresh or rel[:rel.rfind("/") + 1][:-1] not in trusted]
+            # Those are the files carry_over() found in the folders it listed (the others
+            # it trusted), or found gone.
+            found = self.live_found
+            loose = (self.fresh | (new.keys() & found.keys()) | (new.keys() & gone)
+                     if found is not None else new.keys())
             record = {"format": 5, "manifest": self.old_digest,
-                      "output": output_digest, "loose": loose,
-                      "missing": [rel for rel in new if rel not in extra
-                                  and (rel not in old or rel in gone)],
-                      "extra": {**{rel: False for rel in old
-                                   if rel not in new and rel not in gone},
+                      "output": output_digest, "loose": sorted(loose),
+                      "missing": sorted(((new.keys() - old.keys()) | (new.keys() & gone))
+                                        - extra.keys()),
+                      "extra": {**dict.fromkeys(sorted(old.keys() - new.keys() - gone), False),
                                 **{rel: link for rel, link in extra.items() if rel not in new}},
-                      "folders": names, "stats": packed}
+                      "folders": None if names == output_folders else names,
+                      "stats": packed}
             try:
                 (self.root / SPARE_RECORD).write_text(json.dumps(record), encoding="utf-8")
                 return
@@ -1134,6 +1217,20 @@ class Stage:
             recover(self.output_dir)
         except (OSError, BuildError):
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _missing_from(files: list[str], listed: list[str], found: Container[str]) -> list[str]:
+    """Those of the sorted `files` that are directly in a folder of `listed` but not among
+    the `found` entries of the listed folders."""
+    missing = []
+    for folder in listed:
+        if folder:
+            start = len(folder) + 1
+            inside = files[bisect_left(files, f"{folder}/"):bisect_left(files, f"{folder}0")]
+            missing.extend(rel for rel in inside if rel not in found and "/" not in rel[start:])
+        else:
+            missing.extend(rel for rel in files if "/" not in rel and rel not in found)
+    return missing
 
 
 def _unlink_quietly(path: str) -> None:
@@ -1249,7 +1346,7 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
             stage = Stage(output_dir, intact)
             stage.prepare()
             try:
-                add = stage.add
+                add = stage.quick_add()
                 for item in files:
                     path = item.path
                     if (path[:1] not in "./" and path[-1] != "/" and len(path) <= 255

@@ -324,6 +324,16 @@ def spare_is_clean(output: Path) -> bool:
     return sorted(os.listdir(stage)) == sorted([STAGING_MARK, SPARE_RECORD, "site"])
 
 
+def spare_listing(output: Path):
+    """What the spare's record says it holds, read as the next build would."""
+    from generator.write import _recorded_folders
+
+    raw = (output / MANIFEST).read_bytes()
+    record = _recorded_folders(output, file_digest(raw))[0]
+    return _spare_listing(staging_dir(output), json.loads(raw)["files"], file_digest(raw),
+                          record.names if record is not None else None)
+
+
 def test_intact_files_are_the_previous_files_as_written(tmp_path: Path) -> None:
     output = tmp_path / "out"
     write_output([OutputFile("index.html", b"i"), OutputFile("a/index.html", b"a"),
@@ -425,8 +435,7 @@ def test_the_spare_follows_the_site_through_many_builds(tmp_path: Path) -> None:
             assert spare_is_clean(output)
             # The spare's record lists exactly what it holds, so the next build need not look.
             stage = staging_dir(output)
-            raw = (output / MANIFEST).read_bytes()
-            listing = _spare_listing(stage, json.loads(raw)["files"], file_digest(raw))
+            listing = spare_listing(output)
             assert listing is not None
             assert (listing[0], set(listing[1].names)) == _scan(os.fspath(stage / "site"))
         assert not (output / "b").exists() or number != 2  # an emptied folder goes
@@ -888,3 +897,25 @@ def test_a_spare_copy_is_kept_only_while_the_output_holds_the_recorded_file(
     assert "a/index.html" in intact_files(output)
     same_build(output, NESTED)
     assert (output / "a/index.html").read_bytes() == b"a page"
+
+
+def test_build_files_gone_from_the_output_are_listed_missing_in_the_spare_record(
+        tmp_path: Path) -> None:
+    """The files of a listed folder are found in the sorted manifest by bisection: the
+    spare's record still lists exactly what the spare holds."""
+    output = tmp_path / "out"
+    files = [*NESTED, OutputFile("a/b/index.html", b"deeper"), OutputFile("a0.html", b"a0"),
+             OutputFile("a-z/index.html", b"a-z")]
+    settled_builds(output, files, 3)
+    (output / "a/b.html").unlink()
+    (output / "index.html").unlink()
+    (output / "a0.html").unlink()
+    time.sleep(0.03)
+    write_output(files, [], output)
+    stage = staging_dir(output)
+    listing = spare_listing(output)
+    assert listing is not None
+    assert (listing[0], set(listing[1].names)) == _scan(os.fspath(stage / "site"))
+    assert {"a/b.html", "index.html", "a0.html"}.isdisjoint(listing[0])
+    for path in ("a/b.html", "index.html", "a0.html", "a/b/index.html", "a-z/index.html"):
+        assert (output / path).is_file()
