@@ -35,15 +35,16 @@ from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Generic, Self, TypeVar
+from urllib.parse import urlsplit
 
 import generator
 from generator import markup
-from generator.markup import MarkdownSettings, RenderedBody, render_markdown
+from generator.markup import MarkdownSettings, RenderedBody, render_markdown, rewrite_links
 from generator.shortcut import installed_package
 
 CACHE_DIR = ".cache"
 CACHE_FILE = "render.sqlite3"
-CACHE_FORMAT = "briefing-render-cache/1"
+CACHE_FORMAT = "briefing-render-cache/2"
 SOURCE_CACHE_FILE = "sources.sqlite3"
 SOURCE_CACHE_FORMAT = "briefing-source-cache/1"
 ARTICLE_CACHE_FILE = "articles.sqlite3"
@@ -91,6 +92,21 @@ def settings_digest(settings: MarkdownSettings) -> str:
         "markup.py": hashlib.blake2b(Path(markup.__file__).read_bytes()).hexdigest(),
     }
     return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def names_markdown(html: str) -> bool:
+    """True when a link in `html` names a Markdown file (a target without a scheme or host
+    whose path ends in .md or .markdown): only such a body has links for
+    `site.link_content` to rewrite."""
+    found: list[str] = []
+
+    def probe(href: str) -> None:
+        parts = urlsplit(href)
+        if not (parts.scheme or parts.netloc) and parts.path.endswith((".md", ".markdown")):
+            found.append(href)
+        return None
+    rewrite_links(html, probe)
+    return bool(found)
 
 
 def body_key(file_key: bytes, settings_key: str) -> str:
@@ -226,15 +242,21 @@ class _KeyedCache(Generic[V]):
 
 
 class RenderCache(_KeyedCache[RenderedBody]):
-    """Rendered article bodies (`<site>/.cache/render.sqlite3`)."""
+    """Rendered article bodies (`<site>/.cache/render.sqlite3`), each with whether it has a
+    link naming a Markdown file (`names_markdown`, worked out once when it is rendered: the
+    link pattern over a big site's HTML cost more than reading it)."""
 
     TABLE = "bodies"
-    COLUMNS = "html TEXT, first TEXT, words INTEGER"
+    COLUMNS = "html TEXT, first TEXT, words INTEGER, links INTEGER"
     FORMAT = CACHE_FORMAT
     FILE = CACHE_FILE
     # A body's HTML is about 5 KB: in 4 KB pages each row spills onto an overflow page, and
     # reading 10,000 of them (every rebuild) took 0.065 s of CPU against 0.038 s in 64 KB pages.
     PAGE_SIZE = 65536
+
+    def __init__(self, path: Path | None):
+        super().__init__(path)
+        self._linking: set[str] = set()
 
     def _decode(self, row: tuple) -> RenderedBody | None:
         html, first, words = row
@@ -246,17 +268,27 @@ class RenderCache(_KeyedCache[RenderedBody]):
         return None
 
     def _decode_rows(self, rows: list[tuple]) -> dict[str, RenderedBody]:
-        stored, new = {}, object.__new__
-        for key, html, first, words in rows:
+        stored, new, linking = {}, object.__new__, set()
+        for key, html, first, words, links in rows:
             if type(key) is str and type(html) is str and type(first) is str \
-                    and type(words) is int:
+                    and type(words) is int and (links == 0 or links == 1) \
+                    and type(links) is int:
                 body = new(RenderedBody)
                 body.__dict__.update(html=html, first_paragraph=first, words=words)
                 stored[key] = body
+                if links:
+                    linking.add(key)
+        self._linking = linking
         return stored
 
+    def linking(self) -> set[str]:
+        """The keys of the loaded bodies that have a link naming a Markdown file (kept when
+        the bodies are let go)."""
+        self._load()
+        return self._linking
+
     def _encode(self, value: RenderedBody) -> tuple:
-        return value.html, value.first_paragraph, value.words
+        return value.html, value.first_paragraph, value.words, int(names_markdown(value.html))
 
 
 class _TextCache(_KeyedCache[str]):
@@ -394,16 +426,22 @@ Markdown = str | Callable[[], str]
 
 
 def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSettings,
-                  cache: RenderCache, jobs: int = 1, progress: Progress | None = None
-                  ) -> tuple[list[RenderedBody], RenderStats]:
+                  cache: RenderCache, jobs: int = 1, progress: Progress | None = None,
+                  linking: set[int] | None = None) -> tuple[list[RenderedBody], RenderStats]:
     """Render (file key, Markdown) pairs, from the cache where possible, in `jobs` processes
     (the file key: the digest of the article file's bytes, see `body_key`; the Markdown may
-    be a function, called only for a body the cache does not hold).
+    be a function, called only for a body the cache does not hold). `linking`, when given,
+    gets the index of each item whose body has a link naming a Markdown file.
 
     The result is the same, in the same order, whatever `jobs` is."""
     settings_key = settings_digest(settings)
     keys = [body_key(raw, settings_key) for raw, _ in items]
     bodies: list[RenderedBody | None] = [cache.get(key) for key in keys]
+    if linking is not None:
+        marked = cache.linking()
+        if marked:
+            linking.update(index for index, key in enumerate(keys)
+                           if key in marked and bodies[index] is not None)
     cache.let_go()
     missing = [i for i, body in enumerate(bodies) if body is None]
     total, done = len(items), len(items) - len(missing)
@@ -414,6 +452,8 @@ def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSet
         for index, body in zip(chunk, rendered, strict=True):
             bodies[index] = body
             cache.put(keys[index], body)
+            if linking is not None and names_markdown(body.html):
+                linking.add(index)
         done += len(chunk)
         if progress:
             progress("articles", done, total)

@@ -116,8 +116,9 @@ def is_published(article: Article, now: datetime, options: BuildOptions) -> bool
 
 def render_articles(articles: list[Article], sources: tuple[Source | UnreadSource, ...],
                     settings: MarkdownSettings, options: BuildOptions
-                    ) -> tuple[list[Article], RenderStats]:
-    """Every article with its rendered body: from the site's cache, else in `jobs` processes.
+                    ) -> tuple[list[Article], RenderStats, set[str]]:
+    """Every article with its rendered body: from the site's cache, else in `jobs` processes;
+    and the paths of those whose body links to a Markdown file (for `link_content`).
     An unread source is read only when its body is not in the cache.
 
     The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
@@ -135,16 +136,18 @@ def render_articles(articles: list[Article], sources: tuple[Source | UnreadSourc
                 digest = ((source.digest or (file_digest(source.raw) if source.raw else b""))
                           if source is not None else b"")
                 items.append((digest or file_digest(a.body.encode()), a.body))
+        linking: set[int] = set()
         try:
             bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
-                                          options.progress)
+                                          options.progress, linking)
         except MarkupError:
             raise BuildError(markup_problems(articles, [text for _, text in items],
                                              settings)) from None
         cache.save()
     finally:
         cache.close()
-    return [a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats
+    return ([a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats,
+            {articles[index].path for index in linking})
 
 
 def unread_body(source: UnreadSource) -> str:
@@ -246,9 +249,10 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     problems += found
     raise_if_errors(problems)
 
-    published, stats = render_articles([a for a in articles if is_published(a, now, options)],
-                                       content.articles, markdown_settings(config), options)
-    published, found = link_content(published, articles)
+    published, stats, linking = render_articles(
+        [a for a in articles if is_published(a, now, options)], content.articles,
+        markdown_settings(config), options)
+    published, found = link_content(published, articles, linking)
     problems += found
     moments = [a.date for a in articles]
     assets = list(content.assets)

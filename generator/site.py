@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import operator
 import posixpath
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
@@ -262,12 +262,15 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
 
 
 
-def link_content(articles: Iterable[Article], every: Iterable[Article]
+def link_content(articles: Iterable[Article], every: Iterable[Article],
+                 linking: Container[str] | None = None
                  ) -> tuple[tuple[Article, ...], list[Problem]]:
     """Turn links to other articles' Markdown files (`other.md#part`) into their page URLs.
 
     `every` holds all valid articles, published or not, so a link to a draft or a future story
-    is reported as such rather than as a missing file.
+    is reported as such rather than as a missing file. `linking`, when given, holds the paths
+    of the articles whose HTML has such links (`cache.names_markdown`): the others' HTML is
+    not searched.
     """
     published = tuple(articles)
     url_of = {a.path: a.url for a in published}
@@ -275,6 +278,10 @@ def link_content(articles: Iterable[Article], every: Iterable[Article]
     problems: list[Problem] = []
     linked = []
     for article in published:
+        if linking is not None and article.path not in linking:
+            linked.append(article)
+            continue
+
         def resolve(href: str, article: Article = article) -> str | None:
             parts = urlsplit(href)
             if parts.scheme or parts.netloc or not parts.path.endswith((".md", ".markdown")):

@@ -18,6 +18,7 @@ from generator.cache import (
     FileStamps,
     RenderCache,
     SourceCache,
+    names_markdown,
     render_bodies,
 )
 from generator.markup import MarkdownSettings, RenderedBody, render_markdown
@@ -117,10 +118,10 @@ def test_bodies_are_read_in_one_query_and_the_unused_dropped(tmp_path: Path) -> 
     again, stats = render_bodies(items[1:4], SETTINGS, cache)
     assert (stats.rendered, stats.cached) == (0, 3) and again == first[1:4]
     assert [s for s in statements if s.startswith("SELECT")] == [
-        "SELECT key, html, first, words FROM bodies"]
+        "SELECT key, html, first, words, links FROM bodies"]
     cache.save()  # the stale keys are known from that one query
     assert [s for s in statements if s.startswith("SELECT")] == [
-        "SELECT key, html, first, words FROM bodies"]
+        "SELECT key, html, first, words, links FROM bodies"]
     cache.close()
     assert _stored_bodies(path) == 3
     _, stats = _render(RenderCache(path), items)
@@ -161,7 +162,7 @@ def test_malformed_rows_are_dropped_when_saved(tmp_path: Path) -> None:
     path = tmp_path / CACHE_FILE
     _render(RenderCache(path))
     with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO bodies VALUES (?, 'x', 'x', 'many')", ("not a key we use",))
+        db.execute("INSERT INTO bodies VALUES (?, 'x', 'x', 'many', 0)", ("not a key we use",))
     _render(RenderCache(path))
     assert _stored_bodies(path) == 2
 
@@ -373,6 +374,8 @@ def test_markdown_given_as_a_function_is_asked_for_only_on_a_miss(tmp_path: Path
     (RenderCache, ("<p>x</p>", "x", 1), "html", b"<p>x</p>"),
     (RenderCache, ("<p>x</p>", "x", 1), "first", None),
     (RenderCache, ("<p>x</p>", "x", 1), "words", 1.5),
+    (RenderCache, ("<p>x</p>", "x", 1), "links", 2),
+    (RenderCache, ("<p>x</p>", "x", 1), "links", "no"),
 ])
 def test_a_row_with_a_value_of_the_wrong_type_is_a_miss(
         tmp_path: Path, cache_class, value, column: str, spoilt: object) -> None:
@@ -393,3 +396,29 @@ def test_a_row_with_a_value_of_the_wrong_type_is_a_miss(
     again = cache_class(path)
     assert again.get("kept") == value and again.get("spoilt") is None
     again.close()
+
+
+@pytest.mark.parametrize("html, expected", [
+    ('<p><a href="other.md">x</a></p>', True), ('<p><a href="../a/b.md#part">x</a></p>', True),
+    ('<p><a href="b.markdown?x=1">x</a></p>', True), ('<p><a href="b&#46;md">x</a></p>', True),
+    ('<p><a href="https://e.org/b.md">x</a></p>', False), ('<p><a href="b.mdx">x</a></p>', False),
+    ('<p><a href="/b/">x</a> b.md</p>', False), ("<p>No links.</p>", False),
+])
+def test_names_markdown_finds_the_links_link_content_rewrites(html: str, expected: bool) -> None:
+    assert names_markdown(html) is expected
+
+
+def test_which_bodies_link_markdown_is_kept_with_them(tmp_path: Path) -> None:
+    """Rendered or from the cache, each body's links to Markdown files are told the same."""
+    path = tmp_path / CACHE_FILE
+    items = [(b"one", "See [two](two.md)."), (b"two", "No links."),
+             (b"three", "[Away](https://e.org/x.md) and [in](../a/three.markdown#top).")]
+    for expected_rendered in (3, 0):
+        linking: set[int] = set()
+        cache = RenderCache(path)
+        _, stats = render_bodies(items, SETTINGS, cache, linking=linking)
+        cache.save()
+        cache.close()
+        assert stats.rendered == expected_rendered and linking == {0, 2}
+    with sqlite3.connect(path) as db:
+        assert sorted(db.execute("SELECT links FROM bodies")) == [(0,), (1,), (1,)]

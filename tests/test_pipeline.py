@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator import models
-from tests.conftest import article, build_site, make_site
+from tests.conftest import article, build_site, make_site, parse_html
 
 STORIES = {
     "one": (article("One", tags=["alpha"], colour="red"), "First story body."),
@@ -134,3 +134,22 @@ def test_a_same_size_edit_with_the_mtime_put_back_builds_what_no_cache_does(
     assert checked == ["content/one.md"]
     build_site(site, output=tmp_path / "fresh", use_cache=False)
     assert _files(site / "output") == _files(tmp_path / "fresh")
+
+
+def test_links_to_markdown_files_in_cached_bodies_are_still_rewritten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only bodies known to link a Markdown file have their links rewritten: that is kept
+    with the cached body, so a body from the cache is rewritten as a new one is."""
+    _settled(monkeypatch)
+    stories = {**STORIES, "four": (article("Four"), "See [one](one.md#top) and [gone](gone.md).")}
+    site = make_site(tmp_path / "site", articles=stories)
+    first = build_site(site)
+    _edit(site)
+    again = build_site(site)
+    assert again.cached == 3 and again.warnings == first.warnings
+    assert any("gone.md" in w.message for w in again.warnings)
+    build_site(site, output=tmp_path / "fresh", use_cache=False)
+    assert _files(site / "output") == _files(tmp_path / "fresh")
+    page = next(path for path in (site / "output").rglob("index.html") if "/four/" in str(path))
+    hrefs = [a.get("href") for a in parse_html(page).iter("a")]
+    assert any(href.endswith("/one/#top") for href in hrefs), hrefs
