@@ -35,12 +35,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import generator
-from generator.cache import package_version
-from generator.models import Article
+from generator.cache import package_version, settings_digest
+from generator.config import Config
+from generator.markup import MarkdownSettings
+from generator.models import Article, check_context
 from generator.render import OutputFile, PageJob
 from generator.site import Edition, Listing, Page, Site
 
-PAGES_FORMAT = "briefing-page-records/3"
+PAGES_FORMAT = "briefing-page-records/4"
 # Model classes whose attribute reads are recorded; every object of these the site model
 # holds has a key that names it from build to build.
 TRACKED: tuple[type, ...] = (Site, Article, Edition, Listing, Page)
@@ -110,7 +112,7 @@ class ModelIndex:
     Keys: `site`, `article:<source path>`, `edition:<url>`, `listing:<kind>:<slug>`,
     `page:<url>`. Fingerprints are memoised for the build (the model is immutable)."""
 
-    def __init__(self, site: Site):
+    def __init__(self, site: Site, inputs: Mapping[str, bytes] | None = None):
         self.objects: dict[str, object] = {}
         self.ambiguous = False
         self._add("site", site)
@@ -123,6 +125,8 @@ class ModelIndex:
             for page in listing.pages:
                 self._add(f"page:{page.url}", page)
         self.key_of = {id(obj): key for key, obj in self.objects.items()}
+        # What each article is made from (`article_inputs`), by its key: see `inputs()`.
+        self._inputs = {f"article:{path}": made for path, made in (inputs or {}).items()}
         self.kind_of = {id(obj): type(obj) for obj in self.objects.values()}
         self._recorded: dict[int, tuple[str, frozenset[str]]] | None = None
         self._values: dict[tuple[str, str], bytes | None] = {}
@@ -151,6 +155,12 @@ class ModelIndex:
         pickler = pickle.Pickler(types.SimpleNamespace(write=self._parts.append), protocol=5)
         pickler.fast = True
         return pickler
+
+    def inputs(self, key: str) -> bytes | None:
+        """What the object at `key` is made from, when that is known (for an article: see
+        `article_inputs`): an object whose inputs are as they were when its fingerprint was
+        recorded has that fingerprint still. None when not known."""
+        return self._inputs.get(key)
 
     def recorded(self) -> dict[int, tuple[str, frozenset[str]]]:
         """Each indexed object's key and the names whose reads on it are not recorded (its
@@ -482,6 +492,29 @@ class PageRecord:
     output: str                      # the writer's digest of the file's bytes
 
 
+def article_inputs(sources: Iterable[Any], published: Iterable[Article], config: Config,
+                   settings: MarkdownSettings) -> dict[str, bytes]:
+    """What each published article's fields are made from, beyond what every record is keyed
+    on (`code_key`: the code, layouts and config.yaml), by path: the digest of its file's bytes
+    and what else the two caches its fields come from are keyed on (`models.check_context`
+    for its front matter's check, with the time zone's rules and the slug packages;
+    `cache.settings_digest` for its rendered body, with the Markdown extensions' packages),
+    and the path and URL of every published article (`site.link_content` rewrites links to
+    their files).
+
+    `sources` are the content's (with their `digest`), `published` the articles as
+    link_content was given them. An article whose source has no digest has no inputs."""
+    published = tuple(published)
+    common = hashlib.sha256(check_context(config))
+    common.update(settings_digest(settings).encode() + b"\0")
+    common.update(json.dumps([[a.path, a.url] for a in published]).encode(
+        "utf-8", "surrogatepass"))
+    prefix = common.digest()
+    wanted = {a.path for a in published}
+    return {source.rel: prefix + source.digest for source in sources
+            if source.digest and source.rel in wanted}
+
+
 def job_digest(index: ModelIndex, template: str, info: object,
                context: Mapping[str, Any]) -> bytes | None:
     """The digest of a page's template, page info and context; None when part of it has no
@@ -535,10 +568,12 @@ class PageRecords:
     for the output folder as it is now (the digest of its manifest)."""
 
     def __init__(self, path: Path | None, pages: dict[str, tuple[bytes | None, array, str]],
-                 objects: dict[str, tuple[bytes | None, str]], next_id: int, valid: bool):
+                 objects: dict[str, tuple[bytes | None, str, bytes | None]], next_id: int,
+                 valid: bool):
         self.path = path
         self.pages = pages
-        self.objects = objects  # key -> (fingerprint of its fields, its pairs as JSON)
+        # key -> (fingerprint of its fields, its pairs as JSON, what it was made from then)
+        self.objects = objects
         self.valid = valid
         self._next = next_id
         self._changed: set[int] | None = None
@@ -586,8 +621,10 @@ class PageRecords:
                     return cls(path, {}, {}, 1, False)  # a page read a pair the file lacks
                 pages[page] = (context, ids, output)
             objects, stored = {}, 0
-            for key, fp, n, pairs in db.execute("SELECT key, fp, n, pairs FROM objects"):
-                objects[str(key)] = (bytes(fp) if fp is not None else None, str(pairs))
+            for key, fp, n, pairs, made in db.execute(
+                    "SELECT key, fp, n, pairs, made FROM objects"):
+                objects[str(key)] = (bytes(fp) if fp is not None else None, str(pairs),
+                                     bytes(made) if made is not None else None)
                 stored += int(n)
             if stored != count or count != next_id - 1:
                 return cls(path, {}, {}, 1, False)  # pairs are missing: rows were lost
@@ -619,15 +656,20 @@ class PageRecords:
 
     def changed_pairs(self, index: ModelIndex) -> set[int] | None:
         """The recorded pairs whose value is not what it was (computed once per build): for
-        each object whose fields all fingerprint as before, none of its pairs; for the others
+        each object made from the same inputs as when its row was saved, or whose fields all
+        fingerprint as before, none of its pairs; for the others
         (and objects that are gone), each pair compared on its own. None when a changed
         object's row cannot be read: no page can be trusted then."""
         if self._changed is not None or not self.valid:
             return self._changed
         changed = {0}  # no pair has the number 0: a page naming it (a damaged row) renders
         try:
-            for key, (stored, _) in self.objects.items():
-                if stored is not None and stored == index.object_value(key):
+            inputs = index.inputs
+            for key, (stored, _, made) in self.objects.items():
+                # Made from the same inputs (see article_inputs): the same fields, so the
+                # same fingerprint, without hashing an article's HTML again.
+                if stored is not None and ((made is not None and made == inputs(key))
+                                           or stored == index.object_value(key)):
                     continue
                 obj = index.objects.get(key)
                 for n, name, fingerprint in self._open(key):
@@ -738,7 +780,15 @@ class PageRecords:
                               value.hex() if value is not None else None])
             if dirty:
                 rows.append((key, fingerprint, len(pairs),
-                             json.dumps(pairs, separators=(",", ":"))))
+                             json.dumps(pairs, separators=(",", ":")), index.inputs(key)))
+        # A row left as it is whose object is made from other inputs now but fingerprints as
+        # stored gets the new inputs (its fingerprint still describes the pages that read it),
+        # so the next build trusts it again.
+        written = {row[0] for row in rows}
+        made = [] if fresh else [
+            (now, key) for key, (stored, _, then) in self.objects.items()
+            if key not in written and (now := index.inputs(key)) is not None and now != then
+            and stored is not None and stored == index.object_value(key)]
         db = sqlite3.connect(self.path)
         try:
             with db:
@@ -747,10 +797,11 @@ class PageRecords:
                     "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, context BLOB,"
                     " deps BLOB, output TEXT);"
                     "CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, fp BLOB,"
-                    " n INTEGER, pairs TEXT);")
+                    " n INTEGER, pairs TEXT, made BLOB);")
                 # An object's stored fingerprint must be that of the values the pages reading
                 # its fields rendered with: those just rendered have the current ones.
-                db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)", rows)
+                db.executemany("UPDATE objects SET made = ? WHERE key = ?", made)
                 if not fresh:
                     db.executemany("DELETE FROM pages WHERE path = ?",
                                    [(p,) for p in self.pages if p not in produced])

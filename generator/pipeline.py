@@ -26,7 +26,7 @@ from generator.cache import (
     return_free_memory,
 )
 from generator.config import Config, load_config
-from generator.deps import ModelIndex, PageRecords, code_key, plan_pages
+from generator.deps import ModelIndex, PageRecords, article_inputs, code_key, plan_pages
 from generator.errors import BuildError, Problem, error, raise_if_errors, sorted_problems
 from generator.links import SourceText, check_links
 from generator.markup import (
@@ -187,10 +187,12 @@ def record_build(fingerprint: Fingerprint, now: datetime, dates: list[datetime],
     record.save(BuildRecord.path_for(config.root, report.output_dir))
 
 
-def page_records(site: Site, config: Config, options: BuildOptions, output_dir: Path
+def page_records(site: Site, config: Config, options: BuildOptions, output_dir: Path,
+                 inputs: dict[str, bytes] | None = None
                  ) -> tuple[ModelIndex | None, PageRecords, str]:
     """The previous build's page records for this output, the index of the new site model to
-    check them against, and the key of the code and layouts; none of it with --no-cache."""
+    check them against (with what each article is made from, `deps.article_inputs`), and the
+    key of the code and layouts; none of it with --no-cache."""
     if not options.use_cache:
         return None, PageRecords.disabled(), ""
     try:
@@ -199,8 +201,8 @@ def page_records(site: Site, config: Config, options: BuildOptions, output_dir: 
         config_bytes = b""
     code = code_key(layout_dirs(config.root), config_bytes)
     path = PageRecords.path_for(options.site_dir, output_dir)
-    return (ModelIndex(site), PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)),
-            code)
+    return (ModelIndex(site, inputs),
+            PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)), code)
 
 
 def read_and_check(options: BuildOptions, config: Config, seen: ContentStats | None = None
@@ -233,6 +235,7 @@ class Assembly:
     assets: list[tuple[Path, str]]
     moments: list[datetime]
     sources: dict[str, Source]
+    inputs: dict[str, bytes] = field(default_factory=dict)  # see deps.article_inputs
 
 
 def assemble(options: BuildOptions, config: Config, now: datetime,
@@ -252,6 +255,8 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     published, stats, linking = render_articles(
         [a for a in articles if is_published(a, now, options)], content.articles,
         markdown_settings(config), options)
+    inputs = (article_inputs(content.articles, published, config, markdown_settings(config))
+              if options.use_cache else {})
     published, found = link_content(published, articles, linking)
     problems += found
     moments = [a.date for a in articles]
@@ -260,7 +265,7 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     del content, articles
     site, found = build_site_model(published, notes, config, now)
     problems += found
-    return Assembly(site, problems, stats, assets, moments, sources)
+    return Assembly(site, problems, stats, assets, moments, sources, inputs)
 
 
 def build_site(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint | None,
@@ -276,7 +281,7 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint
     gc.collect()  # the sources and the caches' rows are garbage now: return their memory
     return_free_memory()
     jobs = page_jobs(site)
-    index, records, code = page_records(site, config, options, output_dir)
+    index, records, code = page_records(site, config, options, output_dir, assembly.inputs)
     intact = intact_files(output_dir) if records.pages else {}
     same, to_render = plan_pages(jobs, records, index, intact)
     templates = TemplateCache.for_site(options.site_dir) if options.use_cache else None

@@ -498,3 +498,85 @@ def test_a_change_only_in_a_flat_context_renders_the_page(tmp_path: Path) -> Non
     lastmods = etree.parse(str(site / "output" / "sitemap.xml")).xpath(
         "//s:url[contains(s:loc, 'story-3')]/s:lastmod/text()", namespaces=ns)
     assert lastmods and lastmods[0].startswith("2026-11-24T23:00")
+
+
+# --- what articles are made from -------------------------------------------------------------
+
+
+def test_article_inputs_cover_the_file_both_caches_keys_and_every_url(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An article's recorded fingerprint is trusted, unhashed, while its inputs are the same:
+    they change with its file's bytes, with what the article check and the render cache are
+    keyed on, and with any published article's URL (links to their files are rewritten)."""
+    import dataclasses
+
+    from generator.pipeline import markdown_settings
+    from generator.sources import read_content
+    site_dir = small_site(tmp_path / "site")
+    config = load_config(site_dir)
+    sources = read_content(site_dir)[0].articles
+    published = model(site_dir).articles
+    settings = markdown_settings(config)
+
+    def inputs(sources=sources, published=published) -> dict[str, bytes]:
+        return deps.article_inputs(sources, published, config, settings)
+
+    base = inputs()
+    assert set(base) == {a.path for a in published}
+    assert base == inputs()
+    edited = [dataclasses.replace(s, digest=b"other") if s.rel.endswith("story-3.md") else s
+              for s in sources]
+    assert {p for p, made in inputs(sources=edited).items() if made != base[p]} == {
+        "content/story-3.md"}
+    moved = [dataclasses.replace(a, url=a.url + "moved/") if a.path.endswith("story-4.md")
+             else a for a in published]
+    assert all(inputs(published=moved)[p] != base[p] for p in base)
+    assert "content/story-3.md" not in inputs(sources=[dataclasses.replace(s, digest=b"")
+                                                       for s in sources])
+    monkeypatch.setattr(deps, "check_context", lambda config: b"other zone rules")
+    assert all(inputs()[p] != base[p] for p in base)
+    monkeypatch.undo()
+    monkeypatch.setattr(deps, "settings_digest", lambda settings: "other extensions")
+    assert all(inputs()[p] != base[p] for p in base)
+
+
+def _checked_articles(site_dir: Path) -> set[str]:
+    """The articles whose fingerprint the page check of a rebuild of `site_dir` computes."""
+    from generator.pipeline import page_records
+    options = BuildOptions(site_dir=site_dir, now=NOW)
+    config = load_config(site_dir)
+    assembly = assemble(options, config, NOW)
+    index, records, _ = page_records(assembly.site, config, options, site_dir / "output",
+                                     assembly.inputs)
+    assert index is not None and records.valid
+    computed: set[str] = set()
+    object_value = index.object_value
+
+    def spy(key: str) -> bytes | None:
+        computed.add(key)
+        return object_value(key)
+    index.object_value = spy  # type: ignore[method-assign]
+    assert records.changed_pairs(index) is not None
+    return {key for key in computed if key.startswith("article:")}
+
+
+def test_articles_made_from_the_same_inputs_are_not_hashed_again(tmp_path: Path) -> None:
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    edit(site / "content" / "story-3.md", "begins here.", "begins here, edited.")
+    assert _checked_articles(site) == {"article:content/story-3.md"}
+    build_site(site)
+    assert_same_as_fresh_build(site)
+    assert _checked_articles(site) == set()
+
+
+def test_inputs_recorded_for_unrendered_articles_follow_a_url_change(tmp_path: Path) -> None:
+    """A new URL changes every article's inputs; rows no rendered page rewrote get the new
+    inputs too, so the build after that trusts them again."""
+    site = small_site(tmp_path / "site")
+    build_site(site)
+    edit(site / "content" / "story-3.md", "2026-11-22T11:03:00", "2026-11-24T09:00:00")
+    assert len(_checked_articles(site)) == len(model(site).articles)
+    build_site(site)
+    assert_same_as_fresh_build(site)
+    assert _checked_articles(site) == set()
