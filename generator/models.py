@@ -738,10 +738,12 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
         article.__dict__.update(
             path=rel, title=title, date=published, slug=slug, url=url,
             body=source.body if isinstance(source, Source) else "",
-            body_line=_number(body_line), updated=_decode_when(updated, tz),
+            body_line=_number(body_line),
+            updated=_decode_when(updated, tz) if updated else None,
             standfirst=standfirst, summary=summary, authors=bylines, topic=found_topic,
             tags=kept, image=image, location=location, source=attribution,
-            translation=translation, lead=_FLAGS[lead], priority=_number(priority),
+            translation=translation, lead=_FLAGS[lead],
+            priority=0 if priority == "0" else _number(priority),
             corrections=corrected, draft=_FLAGS[draft], html="", words=0)
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None

@@ -564,7 +564,11 @@ def _stamped(name: str, rel: str, stamps: FileStamps,
         return stamp, None, None
     if known is None or rel.startswith("content/editions/") or not known(rel, row[1]):
         return stamp, row, None
-    return stamp, row, UnreadSource(name, rel, row[1])
+    # UnreadSource(name, rel, row[1]) without the frozen __init__'s object.__setattr__ per
+    # field: one per article of a big site, every build.
+    unread = object.__new__(UnreadSource)
+    unread.__dict__.update(path=name, rel=rel, digest=row[1])
+    return stamp, row, unread
 
 
 # --- The parsed-source cache ---------------------------------------------------------------

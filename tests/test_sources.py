@@ -473,6 +473,7 @@ def test_a_file_with_its_recorded_stat_identity_is_not_read(
     unread = again["content/a.md"]
     assert isinstance(unread, sources.UnreadSource)
     assert unread.digest == first["content/a.md"].digest
+    assert unread == sources.UnreadSource(unread.path, unread.rel, unread.digest)
     loaded, problems = unread.load()
     assert problems == [] and loaded == first["content/a.md"]
     # Only where the caller needs no Source, and never without the cache.
