@@ -398,7 +398,9 @@ SITEMAP_LIMIT = 50_000
 NEWS_SITEMAP_LIMIT = 1_000
 NEWS_WINDOW = timedelta(days=2)
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-_URL_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+# What absolute_links rewrites: `\s(?:href|src)="([^"]*)"`, found by str.find (a regular
+# expression that starts with a class of characters tries every position: 10 ms a megabyte).
+_URL_ATTRIBUTES = ('href="', 'src="')
 # Characters XML 1.0 forbids (C0 controls but tab and newlines, lone surrogates, U+FFFE/FFFF).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Replaced one after another: str.replace is far quicker than str.translate on long text.
@@ -496,11 +498,31 @@ def article_image(article: Article, config: Config) -> str:
 
 
 def absolute_links(fragment: str, base: str) -> str:
-    """Every href and src in sanitised HTML resolved against `base`, for readers off the site."""
-    def resolve(match: re.Match[str]) -> str:
-        target = html.unescape(match.group(2))
-        return match.group(1) + html.escape(urljoin(base, target), quote=True) + match.group(3)
-    return _URL_ATTRIBUTE.sub(resolve, fragment)
+    """Every href and src in sanitised HTML resolved against `base`, for readers off the site:
+    each quoted value of an href= or src= after a whitespace character, matched from the left
+    without overlaps."""
+    find = fragment.find
+    pieces: list[str] = []
+    copied = position = 0
+    while True:
+        found = [(at, at + len(name)) for name in _URL_ATTRIBUTES
+                 if (at := find(name, position)) >= 0]
+        if not found:
+            break
+        at, start = min(found)
+        if not at or not fragment[at - 1].isspace():  # part of a longer name: no match here
+            position = at + 1
+            continue
+        end = find('"', start)
+        if end < 0:  # no closing quote here, nor after
+            break
+        pieces += (fragment[copied:start],
+                   html.escape(urljoin(base, html.unescape(fragment[start:end])), quote=True))
+        copied, position = end, end + 1
+    if not pieces:
+        return fragment
+    pieces.append(fragment[copied:])
+    return "".join(pieces)
 
 
 def feed_entry(article: Article, config: Config) -> FeedEntry:

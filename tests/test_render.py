@@ -322,3 +322,31 @@ def test_feeds_share_entries_equal_to_each_article_s_own(tmp_path: Path) -> None
     assert len(feeds) == len(lists) and all(len(feed.entries) > 1 for feed in feeds)
     for feed, articles in zip(feeds, lists, strict=True):
         assert list(feed.entries) == [feed_entry(a, site.config) for a in articles[:count]]
+
+
+def test_absolute_links_match_the_attribute_pattern_from_the_left() -> None:
+    """absolute_links finds what `\\s(?:href|src)="([^"]*)"` would, without a regex: the same
+    result on attributes that look alike, overlap, lack a closing quote or span lines."""
+    import html
+    import random
+    import re
+    from urllib.parse import urljoin
+
+    from generator.render import absolute_links
+    pattern = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+
+    def by_regex(fragment: str, base: str) -> str:
+        return pattern.sub(lambda m: m.group(1) + html.escape(
+            urljoin(base, html.unescape(m.group(2))), quote=True) + m.group(3), fragment)
+
+    base = "https://news.example/2026/11/24/story/"
+    cases = ['<p><a href="../x/">x</a> <img src="/i.png" alt="a"></p>',
+             '<a href="/x src=">y</a> src="z"', 'xhref="a" href="b"', '<a\nhref="c\nd">',
+             'href="start"', ' href="no end', ' src="a" href="b"', '\u00a0href="nbsp"',
+             '<a title="q" href="?a=1&amp;b=2#f">', " href='single'", "", "plain text"]
+    pieces = [" ", "\n", "x", '"', "=", "href", "src", 'href="', 'src="', "/a", "?q=1", "&amp;"]
+    rng = random.Random(5)
+    cases += ["".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+              for _ in range(3000)]
+    for fragment in cases:
+        assert absolute_links(fragment, base) == by_regex(fragment, base), fragment
