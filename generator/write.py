@@ -6,7 +6,9 @@ Unchanged files are hard links to the previous build's files, so their mtimes st
 retired output is kept beside the output as the next build's starting tree (the spare), so a
 rebuild costs about what changed rather than one new file and folder per page. Each output
 folder's (mtime, ctime, inode) is recorded beside the output, so the next build lists only the
-folders that changed when it looks for files it did not make.
+folders that changed when it looks for files it did not make; the same records of the spare's
+folders, with each output file's recorded inode, let it keep the spare's copy of an unchanged
+file without a look at the file.
 """
 
 from __future__ import annotations
@@ -549,6 +551,11 @@ class Stage:
     discarded and the next build starts from an empty `site/`. Nothing in the spare is
     trusted for its bytes: a file is kept only when it is the very file (inode) the output
     holds and the output's file is as the last build wrote it; anything else is written anew.
+    That it is the very file is known without a look at it when the output's file is the
+    inode the last build recorded, the spare shared that file when it was retired (the record
+    lists the files it may not share as `loose`) and the spare's folder still has the settled
+    (mtime, ctime, inode) recorded then (nothing was added, removed or renamed in it since);
+    else the spare's file is looked at.
     A spare whose listed folders are not all folders is discarded; one that otherwise differs
     from its listing is set right from the disk as the build meets the difference (what the
     listing misses in a folder the site keeps, put there in the moment of the last swap,
@@ -605,6 +612,7 @@ class Stage:
         self.spare_dev = -1
         self.live_trusted: set[str] = set()
         self.live_found: dict[str, bool] | None = None  # None: carry_over() did not look
+        self.empty = False  # `site/` was made empty: no spare
         # What the last build recorded of the output's folders (`_recorded_folders`).
         self.folder_record: tuple[FolderStats | None, dict[str, bool]] | None = None
         self.written = 0
@@ -630,6 +638,7 @@ class Stage:
         self.root.mkdir(parents=True)
         (self.root / STAGING_MARK).touch()
         self.dir.mkdir()
+        self.empty = True
 
     def _check_folders(self, folders: FolderStats) -> bool:
         """True when no folder the spare's record lists is now a link or a file, since a path
@@ -845,28 +854,6 @@ class Stage:
         if same:
             entry = self.old.get(rel)
             planned = self.planned.get(rel)
-            cut = rel.rfind("/")
-            if (planned is not None and cut > 0 and rel[:cut] in self.verified
-                    and planned.st_ino == self.old_inodes.get(rel)
-                    and planned.st_dev == self.spare_dev and rel not in self.loose
-                    and self.base.get(rel) is False and rel not in self.placed):
-                # The spare's copy is that very file, without a look: the output's file
-                # (as planned, intact) is the inode the last build recorded, which the spare
-                # shared when it was retired (not `loose`), and nothing was added to, removed
-                # from or renamed in the spare's folder since (`_check_folders`).
-                used, folder = self.used, rel[:cut]
-                while folder not in used:  # _make_folder() of a folder the spare has
-                    used.add(folder)
-                    cut = folder.rfind("/")
-                    if cut < 0:
-                        break
-                    folder = folder[:cut]
-                self.placed.add(rel)
-                self.manifest[rel] = entry if len(entry) == 2 else entry[:2]
-                self.mtimes[rel] = planned.st_mtime_ns
-                self.inodes[rel] = planned.st_ino
-                self.unchanged += 1
-                return
             if planned is None:
                 planned = _intact_stat(self.live, rel, entry, self.old_mtimes)
             if planned is None or not isinstance(entry, list):
@@ -898,17 +885,45 @@ class Stage:
         self.inodes[rel] = stat.st_ino
 
     def quick_add(self) -> Callable[[str, bytes, bool], None]:
-        """`add`, with its common case inline (a same file whose spare copy is kept, as in
-        `add`): on a big site it runs for nearly every file, so it looks each set up once."""
+        """`add`, with its common cases inline: on a big site it runs for nearly every file,
+        so it looks each set up once. A same file whose spare copy is that very file (see the
+        class) is kept without a look at it, so a change made in place to the output's file
+        after `intact_files` looked (which changes the spare's copy too, the same inode) is
+        found by the next build, whose look sees another mtime than the recorded one, as a
+        change after staging always was; a same file in a folder made empty is linked anew
+        and looked at as `add` does."""
         planned_get, recorded_inode, old_get = (self.planned.get, self.old_inodes.get,
                                                 self.old.get)
         verified, loose, base_get, placed, used = (self.verified, self.loose, self.base.get,
                                                    self.placed, self.used)
         manifest, mtimes, inodes, dev, add = (self.manifest, self.mtimes, self.inodes,
                                               self.spare_dev, self.add)
+        empty, make_folder, old_mtimes = self.empty, self._make_folder, self.old_mtimes
+        top, live, link, lstat = self.top, self.live, os.link, os.lstat
 
         def quick(rel: str, data: bytes, same: bool = False) -> None:
-            if same:
+            if same and empty:  # no spare: a new hard link to the output's file, as `add`
+                planned = planned_get(rel)
+                if planned is not None:
+                    cut = rel.rfind("/")
+                    if cut > 0 and rel[:cut] not in used:
+                        make_folder(rel[:cut])
+                    path = f"{top}/{rel}"
+                    link(f"{live}/{rel}", path, follow_symlinks=False)
+                    placed.add(rel)
+                    here = lstat(path)
+                    entry = old_get(rel)
+                    if (here.st_ino != planned.st_ino or here.st_dev != planned.st_dev
+                            or here.st_mtime_ns != old_mtimes.get(rel)
+                            or here.st_size != entry[1] or not S_ISREG(here.st_mode)):
+                        raise OSError(errno.ESTALE, "the previous build's file was changed "
+                                      "while the build ran", f"{live}/{rel}")
+                    manifest[rel] = entry if len(entry) == 2 else entry[:2]
+                    mtimes[rel] = here.st_mtime_ns
+                    inodes[rel] = here.st_ino
+                    self.unchanged += 1
+                    return
+            elif same:  # the spare's copy, when it is the very file: see the class
                 planned = planned_get(rel)
                 cut = rel.rfind("/")
                 if (planned is not None and cut > 0 and planned.st_ino == recorded_inode(rel)
