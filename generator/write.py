@@ -1108,7 +1108,8 @@ class Stage:
         """Write the manifest, drop what the new site no longer has, swap the staging folder
         in and keep the retired output as the next build's spare; return how many build
         files went."""
-        self.manifest = dict(sorted(self.manifest.items()))  # the manifest's order
+        manifest = self.manifest
+        self.manifest = {rel: manifest[rel] for rel in sorted(manifest)}  # the manifest's order
         manifest_bytes = _manifest_bytes(self.manifest)
         self._put_manifest(manifest_bytes)
         for rel in self.base.keys() - self.placed:
