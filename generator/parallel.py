@@ -65,7 +65,8 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
                 if file is None:
                     continue
                 files.append(file)
-                context = deps.job_digest(index, job.template, job.info, job.context)
+                context = deps.job_digest(index, job.template, job.info, job.context,
+                                          job.basis)
                 records.append(deps.make_record(index, file.path, context, reads,
                                                 file_digest(file.data)))
     if renderer.problems:

@@ -74,6 +74,11 @@ class PageJob:
     template: str
     info: PageInfo
     context: dict[str, Any] = field(default_factory=dict)
+    # The site model's objects that, with the template and the code, decide `info` and
+    # `context` (see `deps.ModelIndex.job_fingerprint`): those of `basis[0]` by all their
+    # fields, those of `basis[1]` only by which objects they are. None: the info and context
+    # are fingerprinted as they are.
+    basis: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     @property
     def path(self) -> str:
@@ -330,10 +335,11 @@ def page_jobs(site: Site) -> list[PageJob]:
              "newer": site.editions[index - 1] if index > 0 else None,
              "older": site.editions[index + 1] if index + 1 < len(site.editions) else None}))
     for article in site.articles:
+        neighbours, edition = site.neighbours[article.url], site.edition_of[article.url]
         jobs.append(PageJob(
             "article.html", PageInfo("article", article.url, article.title, article.summary),
-            {"article": article, "neighbours": site.neighbours[article.url],
-             "edition": site.edition_of[article.url]}))
+            {"article": article, "neighbours": neighbours, "edition": edition},
+            ((article,), (neighbours.previous, neighbours.next, edition))))
     for kind, listings, label in (("topics", site.topics, "Topics"),
                                   ("tags", site.tags, "Tags"),
                                   ("authors", site.authors, "Authors")):

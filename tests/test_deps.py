@@ -163,7 +163,7 @@ def test_a_rebuild_after_a_body_edit_renders_only_what_shows_the_body(tmp_path: 
     assert_same_as_fresh_build(site)
 
 
-@pytest.mark.parametrize("change", [
+EDITS = [
     ("story-3.md", "title: Story 3", "title: Story three"),
     ("story-3.md", "2026-11-22T11:03:00", "2026-11-24T09:00:00"),
     ("story-3.md", "- ports", "- harbours"),
@@ -171,7 +171,10 @@ def test_a_rebuild_after_a_body_edit_renders_only_what_shows_the_body(tmp_path: 
     ("story-3.md", "author: Ana Lima", "author: Cy Dube"),
     ("story-3.md", "title: Story 3", "title: Story 3\ndraft: true"),
     ("story-0.md", "begins here.", "begins here, and [links on](story-5.md)."),
-])
+]
+
+
+@pytest.mark.parametrize("change", EDITS)
 def test_a_rebuild_after_any_edit_equals_a_fresh_build(tmp_path: Path,
                                                        change: tuple[str, str, str]) -> None:
     site = small_site(tmp_path / "site")
@@ -580,3 +583,29 @@ def test_inputs_recorded_for_unrendered_articles_follow_a_url_change(tmp_path: P
     build_site(site)
     assert_same_as_fresh_build(site)
     assert _checked_articles(site) == set()
+
+
+@pytest.mark.parametrize("change", [*EDITS, ("story-4.md", "begins here.", "begins anew.")])
+def test_a_page_jobs_basis_decides_its_info_and_context(tmp_path: Path,
+                                                        change: tuple[str, str, str]) -> None:
+    """An article page's context digest is made from its basis (the article's fields, its
+    neighbours and edition by key): wherever two builds' bases fingerprint the same, the page
+    infos and contexts themselves do too."""
+    site_dir = small_site(tmp_path / "site")
+
+    def digests() -> dict[str, tuple[bytes | None, bytes | None]]:
+        site = model(site_dir)
+        index = ModelIndex(site)
+        return {job.path: (index.job_fingerprint(job.template, job.info, job.context, job.basis),
+                           index.job_fingerprint(job.template, job.info, job.context))
+                for job in page_jobs(site) if job.basis is not None}
+
+    before = digests()
+    name, old, new = change
+    edit(site_dir / "content" / name, old, new)
+    after = digests()
+    assert before and None not in {d for pair in before.values() for d in pair}
+    same = [path for path in before.keys() & after.keys() if before[path][0] == after[path][0]]
+    assert same and len(same) < len(before.keys() & after.keys())
+    for path in same:
+        assert before[path][1] == after[path][1], path
