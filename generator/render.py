@@ -74,10 +74,10 @@ class PageJob:
     template: str
     info: PageInfo
     context: dict[str, Any] = field(default_factory=dict)
-    # The site model's objects that, with the template and the code, decide `info` and
-    # `context` (see `deps.ModelIndex.job_fingerprint`): those of `basis[0]` by all their
-    # fields, those of `basis[1]` only by which objects they are. None: the info and context
-    # are fingerprinted as they are.
+    # What, with the template and the code, decides `info` and `context` (see
+    # `deps.ModelIndex.job_fingerprint`): the site model's objects of `basis[0]` by all their
+    # fields; those of `basis[1]` only by which objects they are, and its plain values (str,
+    # None...) as they are. None: the info and context are fingerprinted as they are.
     basis: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
 
     @property
@@ -315,7 +315,8 @@ class Renderer:
 def _pages_of(listing: Listing, title: Callable[[Page], str]) -> Iterator[PageJob]:
     for page in listing.pages:
         info = PageInfo(listing.kind.rstrip("s"), page.url, title(page), listing.description)
-        yield PageJob("list.html", info, {"listing": listing, "pagination": page})
+        yield PageJob("list.html", info, {"listing": listing, "pagination": page},
+                      ((page,), (listing, listing.kind, listing.name, listing.description)))
 
 
 def page_jobs(site: Site) -> list[PageJob]:

@@ -585,13 +585,15 @@ def test_inputs_recorded_for_unrendered_articles_follow_a_url_change(tmp_path: P
     assert _checked_articles(site) == set()
 
 
-@pytest.mark.parametrize("change", [*EDITS, ("story-4.md", "begins here.", "begins anew.")])
+@pytest.mark.parametrize("change", [*EDITS, ("story-4.md", "begins here.", "begins anew."),
+                                    ("../config.yaml", "name: World", "name: The World")])
 def test_a_page_jobs_basis_decides_its_info_and_context(tmp_path: Path,
                                                         change: tuple[str, str, str]) -> None:
-    """An article page's context digest is made from its basis (the article's fields, its
-    neighbours and edition by key): wherever two builds' bases fingerprint the same, the page
-    infos and contexts themselves do too."""
-    site_dir = small_site(tmp_path / "site")
+    """An article or list page's context digest is made from its basis (the article's or the
+    page's fields, the neighbours, edition or listing by key, the listing's name...): wherever
+    two builds' bases fingerprint the same, the page infos and contexts themselves do too
+    (one story a list page, so edits change how many pages a listing has)."""
+    site_dir = small_site(tmp_path / "site", config={"per_page": 1})
 
     def digests() -> dict[str, tuple[bytes | None, bytes | None]]:
         site = model(site_dir)
