@@ -113,17 +113,18 @@ class ModelIndex:
     `page:<url>`. Fingerprints are memoised for the build (the model is immutable)."""
 
     def __init__(self, site: Site, inputs: Mapping[str, bytes] | None = None):
-        self.objects: dict[str, object] = {}
+        listings = (*site.topics, *site.tags, *site.authors)
+        pairs: list[tuple[str, object]] = [("site", site)]
+        pairs += [(f"article:{article.path}", article) for article in site.articles]
+        pairs += [(f"edition:{edition.url}", edition) for edition in site.editions]
+        pairs += [(f"listing:{listing.kind}:{listing.slug}", listing) for listing in listings]
+        pairs += [(f"page:{page.url}", page) for listing in listings for page in listing.pages]
+        self.objects: dict[str, object] = dict(pairs)
         self.ambiguous = False
-        self._add("site", site)
-        for article in site.articles:
-            self._add(f"article:{article.path}", article)
-        for edition in site.editions:
-            self._add(f"edition:{edition.url}", edition)
-        for listing in (*site.topics, *site.tags, *site.authors):
-            self._add(f"listing:{listing.kind}:{listing.slug}", listing)
-            for page in listing.pages:
-                self._add(f"page:{page.url}", page)
+        if len(self.objects) != len(pairs):  # a key given twice: the first object keeps it
+            self.objects = {}
+            for key, obj in pairs:
+                self._add(key, obj)
         self.key_of = {id(obj): key for key, obj in self.objects.items()}
         # What each article is made from (`article_inputs`), by its key: see `inputs()`.
         self._inputs = {f"article:{path}": made for path, made in (inputs or {}).items()}
@@ -139,10 +140,10 @@ class ModelIndex:
         self._pickler = self._new_pickler()
         self._plain_pickler = self._new_plain_pickler()
         # Forms by id, with the object, so its id cannot be reused while the form is kept:
-        # each tracked object's reference (`["@", key]`), and those made once a build (of
-        # datetimes and of frozen dataclass instances from the models: tags, topics, bylines).
-        self._memo: dict[int, tuple[object, list]] = {
-            id(obj): (obj, ["@", key]) for key, obj in self.objects.items()}
+        # tracked objects' references (`["@", key]`) and the forms made once a build (of
+        # datetimes and of frozen dataclass instances from the models: tags, topics, bylines),
+        # each added when first made.
+        self._memo: dict[int, tuple[object, list]] = {}
         self._zones: dict[int, tuple[object, str]] = {}
 
     def _new_pickler(self) -> _Pickler:
@@ -320,6 +321,10 @@ class ModelIndex:
             if (shared or kind in _TRACKED_SET) and (found := self._memo.get(
                     id(value))) is not None:
                 return found[1]
+            if kind in _TRACKED_SET and (key := self.key_of.get(id(value))) is not None:
+                form = ["@", key]
+                self._memo[id(value)] = (value, form)
+                return form
             try:
                 values = fields(value)
             except (KeyError, AttributeError):  # a field set past __init__'s reach
