@@ -153,11 +153,13 @@ class _KeyedCache(Generic[V]):
         self._new: dict[str, V] = {}
         self._used: set[str] = set()
 
-    def _decode(self, row: tuple) -> V | None:
-        """A stored row's value (the row without its key), or None when it is malformed."""
+    def _decode_rows(self, rows: list[tuple]) -> dict[str, V]:
+        """The well-formed rows' values by key (each row: the key, then the columns), checked
+        and decoded in one pass of the subclass's own: 10,000 rows a cache on a big site,
+        every build. A malformed row is left out."""
         raise NotImplementedError
 
-    def _encode(self, value: V) -> tuple:
+    def _encode(self, key: str, value: V) -> tuple:
         """A value as the row columns after the key."""
         raise NotImplementedError
 
@@ -174,17 +176,6 @@ class _KeyedCache(Generic[V]):
                     self._keys = [row[0] for row in rows]
                 self._stored = self._decode_rows(rows)
         return self._stored
-
-    def _decode_rows(self, rows: list[tuple]) -> dict[str, V]:
-        """The well-formed rows' values by key (a subclass may decode them all at once: 10,000
-        rows a cache on a big site, every build)."""
-        stored, decode = {}, self._decode
-        for row in rows:
-            key = row[0]
-            value = decode(row[1:]) if type(key) is str else None
-            if value is not None:
-                stored[key] = value
-        return stored
 
     def get(self, key: str) -> V | None:
         """The stored value for `key`, if there is a well-formed one."""
@@ -222,7 +213,7 @@ class _KeyedCache(Generic[V]):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(f"INSERT OR REPLACE INTO {self.TABLE} VALUES ({marks})",
-                                     [(k, *self._encode(v)) for k, v in self._new.items()])
+                                     [(k, *self._encode(k, v)) for k, v in self._new.items()])
                 self._db.executemany(f"DELETE FROM {self.TABLE} WHERE key = ?", stale)
                 self._db.execute("COMMIT")
             except sqlite3.Error:
@@ -256,18 +247,11 @@ class RenderCache(_KeyedCache[RenderedBody]):
 
     def __init__(self, path: Path | None):
         super().__init__(path)
-        self._linking: set[str] = set()
-
-    def _decode(self, row: tuple) -> RenderedBody | None:
-        html, first, words = row
-        if type(html) is str and type(first) is str and type(words) is int:
-            # RenderedBody(...) without the frozen __init__'s setattr per field (10,000 rows).
-            body = object.__new__(RenderedBody)
-            body.__dict__.update(html=html, first_paragraph=first, words=words)
-            return body
-        return None
+        self._linking: set[str] = set()  # loaded keys whose body links a Markdown file
+        self._new_linking: set[str] = set()  # the same, of the bodies put since loading
 
     def _decode_rows(self, rows: list[tuple]) -> dict[str, RenderedBody]:
+        # RenderedBody(...) without the frozen __init__'s setattr per field (10,000 rows).
         stored, new, linking = {}, object.__new__, set()
         for key, html, first, words, links in rows:
             if type(key) is str and type(html) is str and type(first) is str \
@@ -287,8 +271,16 @@ class RenderCache(_KeyedCache[RenderedBody]):
         self._load()
         return self._linking
 
-    def _encode(self, value: RenderedBody) -> tuple:
-        return value.html, value.first_paragraph, value.words, int(names_markdown(value.html))
+    def put(self, key: str, value: RenderedBody) -> bool:
+        """Remember a newly rendered body; True when it has a link naming a Markdown file."""
+        super().put(key, value)
+        links = names_markdown(value.html)
+        if links:
+            self._new_linking.add(key)
+        return links
+
+    def _encode(self, key: str, value: RenderedBody) -> tuple:
+        return value.html, value.first_paragraph, value.words, int(key in self._new_linking)
 
 
 class _TextCache(_KeyedCache[str]):
@@ -296,13 +288,10 @@ class _TextCache(_KeyedCache[str]):
 
     COLUMNS = "value TEXT"
 
-    def _decode(self, row: tuple) -> str | None:
-        return row[0] if isinstance(row[0], str) else None
-
     def _decode_rows(self, rows: list[tuple]) -> dict[str, str]:
         return {key: value for key, value in rows if type(key) is str and type(value) is str}
 
-    def _encode(self, value: str) -> tuple:
+    def _encode(self, key: str, value: str) -> tuple:
         return (value,)
 
 
@@ -342,19 +331,12 @@ class FileStamps(_KeyedCache[FileStamp]):
     FORMAT = FILE_STAMPS_FORMAT
     FILE = FILE_STAMPS_FILE
 
-    def _decode(self, row: tuple) -> FileStamp | None:
-        stamp, digest, recorded = row
-        if (type(stamp) is str and type(digest) is bytes and len(digest) == 32
-                and type(recorded) is int):
-            return row
-        return None
-
     def _decode_rows(self, rows: list[tuple]) -> dict[str, FileStamp]:
         return {key: (stamp, digest, recorded) for key, stamp, digest, recorded in rows
                 if type(key) is str and type(stamp) is str and type(digest) is bytes
                 and len(digest) == 32 and type(recorded) is int}
 
-    def _encode(self, value: FileStamp) -> tuple:
+    def _encode(self, key: str, value: FileStamp) -> tuple:
         return value
 
 
@@ -451,8 +433,7 @@ def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSet
     for chunk, rendered in zip(chunks, _map_chunks(chunks, items, settings, jobs), strict=True):
         for index, body in zip(chunk, rendered, strict=True):
             bodies[index] = body
-            cache.put(keys[index], body)
-            if linking is not None and names_markdown(body.html):
+            if cache.put(keys[index], body) and linking is not None:
                 linking.add(index)
         done += len(chunk)
         if progress:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
-import json
 import os
 import re
 import reprlib
@@ -24,7 +23,7 @@ from generator.cache import ArticleCache
 from generator.config import Config, Topic
 from generator.errors import Problem, error, warning
 from generator.markup import RenderedBody, cut_at_word
-from generator.sources import Source, UnreadSource
+from generator.sources import JSON_DECODER, Source, UnreadSource, compact_json
 
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Tag and author names repeat across a site's articles: make each one's slug once.
@@ -563,8 +562,6 @@ FIELD_SEP, LIST_SEP = "\x1f", "\x1e"
 # The JSON part of an entry without problems, images, source or corrections: most articles.
 _PLAIN_HEAD = '[[],[],null,null,[]]'
 _FLAGS = {"0": False, "1": True}
-_JSON = json.JSONDecoder()
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps' result, one encoder
 # What the check's slugs depend on besides python-slugify (whose version the parse digest holds).
 _SLUG_PACKAGES = ("slugify", "unidecode", "text_unidecode")
 
@@ -643,7 +640,7 @@ def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo
     listed = [[p.line, p.message, p.level] for p in checker.problems]
     if article is None:
         try:
-            return _COMPACT([listed, checker.images, None, None, []])
+            return compact_json([listed, checker.images, None, None, []])
         except (ValueError, TypeError, RecursionError):
             return None
     dates = [_encode_when(article.date, tz), _encode_when(article.updated, tz),
@@ -665,7 +662,7 @@ def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo
             or any(LIST_SEP in name for name in names)):
         return None
     try:
-        head = _COMPACT([listed, checker.images,
+        head = compact_json([listed, checker.images,
                          [image.src, image.alt, image.caption, image.credit] if image else None,
                          [source.name, source.url] if source else None,
                          [[d, c.text] for d, c in zip(dates[2:], article.corrections,
@@ -692,7 +689,7 @@ def decode_checked(value: str, source: Source | UnreadSource, config: Config,
             image = attribution = None
             corrections: list = []
         else:
-            entry, end = _JSON.raw_decode(head)  # what json.loads does, without its two scans
+            entry, end = JSON_DECODER.raw_decode(head)
             if end != len(head):
                 return None
             listed, images, image, attribution, corrections = entry

@@ -252,10 +252,11 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     problems += found
     raise_if_errors(problems)
 
+    settings = markdown_settings(config)
     published, stats, linking = render_articles(
-        [a for a in articles if is_published(a, now, options)], content.articles,
-        markdown_settings(config), options)
-    inputs = (article_inputs(content.articles, published, config, markdown_settings(config))
+        [a for a in articles if is_published(a, now, options)], content.articles, settings,
+        options)
+    inputs = (article_inputs(content.articles, published, config, settings)
               if options.use_cache else {})
     published, found = link_content(published, articles, linking)
     problems += found

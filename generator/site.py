@@ -203,9 +203,8 @@ def build_site_model(articles: Iterable[Article], notes: Iterable[EditionNote], 
     problems: list[Problem] = []
     ordered = newest_first(articles)
     by_day: dict[Date, list[Article]] = {}
-    tz = config.tz  # edition_day, without looking the zone up for each article
     for article in ordered:
-        by_day.setdefault(article.date.astimezone(tz).date(), []).append(article)
+        by_day.setdefault(edition_day(article, config), []).append(article)
     notes_by_day = {note.day: note for note in notes}
     for day, note in sorted(notes_by_day.items()):
         if day not in by_day and day <= now.astimezone(config.tz).date():

@@ -582,9 +582,10 @@ def _stamped(name: str, rel: str, stamps: FileStamps,
 # keys that are not text) is simply not cached.
 
 ENTRY_FORMAT = "briefing-source-entry/2"
-_JSON = json.JSONDecoder()
-# json.dumps(value, separators=(",", ":")), without making an encoder for every call.
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+# JSON as the caches keep it (here and in `generator.models`): one decoder, whose raw_decode
+# skips json.loads' two scans, and compact text, without making an encoder for every call.
+JSON_DECODER = json.JSONDecoder()
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def parse_digest() -> bytes | None:
@@ -687,7 +688,7 @@ def encode_entry(source: Source | None, problems: list[Problem], rel: str, raw: 
         parsed = [source.meta.data, body, source.body_line]
         lines = [[*path, line] for path, line in source.meta.lines.items()]
     try:  # compact JSON never holds a raw newline, so it can separate the two parts
-        return _COMPACT([listed, parsed, memo]) + "\n" + _COMPACT(lines)
+        return compact_json([listed, parsed, memo]) + "\n" + compact_json(lines)
     except (ValueError, TypeError, RecursionError):
         return None
 
@@ -698,7 +699,7 @@ def decode_entry(value: str, path: str | Path, rel: str, raw: bytes, digest: byt
     kept as the Source's."""
     try:
         # The first part read in place: no copy of it, no whitespace scans around it.
-        entry, end = _JSON.raw_decode(value)
+        entry, end = JSON_DECODER.raw_decode(value)
         if value[end:end + 1] not in ("\n", ""):
             return None
         lines = value[end + 1:]
