@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,64 @@ def test_build_summary_counts_rendered_and_cached_articles(tmp_path: Path) -> No
     assert "output already up to date" in out
     code, out, err = run("build", "--site", str(site), "--now", NOW, "--no-cache", "-q")
     assert code == 0 and out == "" and err == ""
+
+
+# A process that runs the entry point the way the console script does, with an object whose
+# finaliser says whether the interpreter was torn down and an exit handler the command
+# registers, which must still run.
+ENTRY_POINT = """
+import atexit, sys
+import generator.cli as cli
+
+class Finalised:
+    def __del__(self):
+        print("torn down", flush=True)
+
+kept = Finalised()
+command = cli.main
+
+def main():
+    atexit.register(print, "exit handler ran")
+    command()
+
+cli.main = main
+sys.argv = ["briefing", *sys.argv[1:]]
+cli.run()
+"""
+
+
+def _entry_point(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", ENTRY_POINT, *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_entry_point_ends_without_teardown_after_the_exit_handlers(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("Hello"), "x")})
+    done = _entry_point("build", "--site", str(site), "--now", NOW)
+    assert done.returncode == 0, done.stderr
+    assert "built 1 articles" in done.stdout
+    assert "exit handler ran" in done.stdout
+    assert "torn down" not in done.stdout
+    assert (site / "output" / "index.html").is_file()
+
+
+def test_entry_point_keeps_the_exit_status_of_a_failed_build(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": ("title: [unclosed\n", "x")})
+    done = _entry_point("build", "--site", str(site), "--now", NOW)
+    assert done.returncode == 1
+    assert "error:" in done.stderr and "build failed: 1 error" in done.stderr
+    assert "exit handler ran" in done.stdout and "torn down" not in done.stdout
+
+
+def test_entry_point_keeps_the_usage_exit_status() -> None:
+    done = _entry_point("build", "--jobs", "0")
+    assert done.returncode == 2
+    assert "torn down" not in done.stdout
+
+
+def test_python_m_generator_runs_the_entry_point(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={"a": (article("Hello"), "x")})
+    done = subprocess.run([sys.executable, "-m", "generator", "build", "--site", str(site),
+                           "--now", NOW], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "built 1 articles" in done.stdout
