@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import itertools
 import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
@@ -290,7 +289,7 @@ def build_site(options: BuildOptions, output_dir: Path, fingerprint: Fingerprint
                                   to_render, index, records.add, templates)
 
     assets = [Asset(source, rel) for source, rel in static_files(config) + assembly.assets]
-    written = write_output(itertools.chain(same, pages), assets, output_dir, intact)
+    written = write_output(same, assets, output_dir, intact, pages)
     records.save(index, {job.path for job in jobs}, code, manifest_digest(output_dir, MANIFEST))
     report = BuildReport(
         output_dir=output_dir, articles=len(site.articles), pages=len(same) + pages.count,

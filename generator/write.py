@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from generator.errors import BuildError, Problem, error
 
@@ -46,6 +46,36 @@ class Asset:
 
     source: Path
     path: str
+
+
+class PlacedFile(NamedTuple):
+    """A page a `DirectWriter` put in the staging tree: its path, size and digest, the
+    file's mtime and inode, and whether it was written anew (else linked from the output)."""
+
+    path: str
+    size: int
+    digest: str
+    mtime: int
+    inode: int
+    fresh: bool
+
+
+class PageStream(Protocol):
+    """Rendered pages not yet started: the paths they may be written to, then either their
+    bytes (`OutputFile`) or, given a `DirectWriter`, the pages it placed (`PlacedFile`)."""
+
+    def planned_paths(self) -> list[str]:
+        """Every path a page may be written to (a page whose layout fails writes none)."""
+        ...
+
+    def start(self, writer: DirectWriter | None, inherited: tuple[int, ...]
+              ) -> Iterator[OutputFile | PlacedFile]:
+        """Start rendering; worker processes close the file descriptors `inherited`."""
+        ...
+
+    def close(self) -> None:
+        """Stop rendering and wait until no process writes any more."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -484,8 +514,9 @@ def _parse_manifest(raw: bytes | None) -> dict[str, list]:
 
 
 @contextmanager
-def output_lock(output_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock for this output folder, or fail at once with a clear message."""
+def output_lock(output_dir: Path) -> Iterator[int]:
+    """Hold an exclusive lock for this output folder, or fail at once with a clear message;
+    give the lock file's descriptor (processes forked meanwhile close theirs)."""
     lock_path = output_dir.parent / f".{output_dir.name}.lock"
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
@@ -498,7 +529,7 @@ def output_lock(output_dir: Path) -> Iterator[None]:
                                     "another build is writing this output folder; "
                                     "wait for it to finish and run the build again")]) from None
         try:
-            yield
+            yield handle.fileno()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -613,6 +644,7 @@ class Stage:
         self.live_trusted: set[str] = set()
         self.live_found: dict[str, bool] | None = None  # None: carry_over() did not look
         self.empty = False  # `site/` was made empty: no spare
+        self.shared = False  # page workers make folders in `site/` too (`DirectWriter`)
         # What the last build recorded of the output's folders (`_recorded_folders`).
         self.folder_record: tuple[FolderStats | None, dict[str, bool]] | None = None
         self.written = 0
@@ -683,8 +715,9 @@ class Stage:
             try:
                 os.mkdir(path)
             except FileExistsError:
-                self._clear(folder)  # an older site's file or link where this build needs a folder
-                os.mkdir(path)
+                if not (self.shared and S_ISDIR(os.lstat(path).st_mode)):  # else a worker's
+                    self._clear(folder)  # an older site's file or link where a folder goes
+                    os.mkdir(path)
             except (FileNotFoundError, NotADirectoryError):
                 self._repair_folders(folder)  # the spare is not as its record says
                 os.mkdir(path)
@@ -946,6 +979,29 @@ class Stage:
             add(rel, data, same)
 
         return quick
+
+    def note_placed(self, placed: PlacedFile) -> None:
+        """Take in a page a `DirectWriter` put in `site/` (made empty by this build, so each
+        folder above it was made by this build)."""
+        rel = placed.path
+        used, cut = self.used, rel.rfind("/")
+        while cut > 0:
+            folder = rel[:cut]
+            if folder in used:
+                break  # and so are the folders above it
+            used.add(folder)
+            self.folders.add(folder)
+            self.made.add(folder)
+            cut = folder.rfind("/")
+        self.placed.add(rel)
+        self.manifest[rel] = [placed.digest, placed.size]
+        self.mtimes[rel] = placed.mtime
+        self.inodes[rel] = placed.inode
+        if placed.fresh:
+            self.fresh.add(rel)
+            self.written += 1
+        else:
+            self.unchanged += 1
 
     def add_copy(self, rel: str, source: Path) -> None:
         """Stage a copy of a file (an image, a stylesheet)."""
@@ -1235,6 +1291,52 @@ class Stage:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+class DirectWriter:
+    """Puts pages straight into the `site/` of a `Stage` that this build made empty, from
+    the page workers (forked after it was made), so no page's bytes go through the parent:
+    a page whose bytes the output's file holds is a hard link to it, as `Stage.add` makes;
+    any other is a new file (O_EXCL). Folders are made by whichever process comes first;
+    one found in place counts only when it is a real folder, never a link. The parent
+    checked every path before the workers started (`write_output`) and takes in what was
+    placed with `Stage.note_placed`."""
+
+    def __init__(self, stage: Stage):
+        self.top, self.live = stage.top, stage.live
+        self.previous = stage._previous if stage.old else None
+        self.folders: set[str] = set()  # those this process knows are real folders
+
+    def put(self, rel: str, data: bytes, digest: str | None = None) -> PlacedFile:
+        """Put one page (`digest`: its `file_digest`, when known) at `rel` in `site/`."""
+        digest = digest or file_digest(data)
+        cut = rel.rfind("/")
+        if cut > 0 and rel[:cut] not in self.folders:
+            self._make_folders(rel[:cut])
+        path = f"{self.top}/{rel}"
+        stat = self.previous(rel, digest, data) if self.previous is not None else None
+        if stat is not None:
+            try:
+                os.link(f"{self.live}/{rel}", path, follow_symlinks=False)
+                return PlacedFile(rel, len(data), digest, stat.st_mtime_ns, stat.st_ino, False)
+            except OSError as exc:
+                if exc.errno == errno.EEXIST:
+                    raise
+        made: list[os.stat_result] = []
+        _write_new(path, data, made)
+        return PlacedFile(rel, len(data), digest, made[0].st_mtime_ns, made[0].st_ino, True)
+
+    def _make_folders(self, folder: str) -> None:
+        cut = folder.rfind("/")
+        if cut > 0 and folder[:cut] not in self.folders:
+            self._make_folders(folder[:cut])
+        path = f"{self.top}/{folder}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not S_ISDIR(os.lstat(path).st_mode):  # a link or a file: nothing of this build's
+                raise
+        self.folders.add(folder)
+
+
 def _missing_from(files: list[str], listed: list[str], found: Container[str]) -> list[str]:
     """Those of the sorted `files` that are directly in a folder of `listed` but not among
     the `found` entries of the listed folders."""
@@ -1331,13 +1433,18 @@ def check_paths(paths: Iterable[str]) -> tuple[list[str], list[Problem]]:
 
 
 def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_dir: Path,
-                 intact: dict[str, str] | None = None) -> WriteReport:
+                 intact: dict[str, str] | None = None, pages: PageStream | None = None
+                 ) -> WriteReport:
     """Stage every file, then swap the whole site in; raise BuildError before any swap.
 
     `files` may be an iterator: each file is staged as it comes, so a big site's pages need not
     all be in memory at once; every path is still checked before anything is swapped in.
     `intact` is what `intact_files` answered for this output when the caller planned with it:
-    what it read is not read again while this output's manifest is the one it read."""
+    what it read is not read again while this output's manifest is the one it read.
+    `pages` are staged after `files`, started once the staging folder is ready: when it was
+    made empty (no spare) and every path is fine, with a `DirectWriter`, so the page
+    workers write their pages themselves; they are stopped before a failed build's staging
+    folder is removed."""
     assets = list(assets)
     paths: list[str] = []
     staged: set[str] = set()
@@ -1358,12 +1465,19 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
         return rel
 
     try:
-        with output_lock(output_dir):
+        with output_lock(output_dir) as lock:
             stage = Stage(output_dir, intact)
             stage.prepare()
             try:
+                if pages is not None:
+                    files = _with_pages(stage, files, assets, pages, lock)
                 add = stage.quick_add()
                 for item in files:
+                    if type(item) is PlacedFile:  # a page a worker put in `site/` itself
+                        stage.note_placed(item)
+                        staged.add(item.path)
+                        paths.append(item.path)
+                        continue
                     path = item.path
                     if (path[:1] not in "./" and path[-1] != "/" and len(path) <= 255
                             and "//" not in path and "/." not in path and "\x00" not in path
@@ -1399,6 +1513,8 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
                     raise BuildError(problems)
                 removed = stage.finish()
             except BaseException:
+                if pages is not None:
+                    pages.close()  # no worker writes in the staging folder any more
                 stage.abandon()
                 raise
     except OSError as exc:
@@ -1406,3 +1522,22 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
         raise BuildError([error(where, None, f"cannot write the output: {exc.strerror or exc}; "
                                 "the output folder was left as it was")]) from None
     return WriteReport(stage.written, stage.unchanged, removed)
+
+
+def _with_pages(stage: Stage, files: Iterable[OutputFile], assets: list[Asset],
+                pages: PageStream, lock: int) -> Iterator[OutputFile | PlacedFile]:
+    """`files`, then `pages` started: with a `DirectWriter` when `site/` was made empty and
+    every path of the build is normal, unique, and no file's path is another's folder (else
+    `write_output` reports the problems as for any file)."""
+    writer = None
+    if stage.empty:
+        files = list(files)
+        planned = [item.path for item in files]
+        planned += pages.planned_paths()
+        planned += [asset.path for asset in assets]
+        if all(safe_relative(path) == path for path in planned) and not check_paths(planned)[1]:
+            writer = DirectWriter(stage)
+            stage.shared = True
+    stream = pages.start(writer, (lock,))
+    yield from files
+    yield from stream

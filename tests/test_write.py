@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,9 @@ from generator.write import (
     SPARE_RECORD,
     STAGING_MARK,
     Asset,
+    DirectWriter,
+    PlacedFile,
+    Stage,
     _scan,
     _spare_listing,
     check_output_dir,
@@ -939,3 +944,164 @@ def test_a_kept_file_changed_in_place_after_planning_is_rewritten_by_the_next_bu
     write_output(NESTED, [], output)
     assert (output / "a/index.html").read_bytes() == b"a page"
     assert "a/index.html" in intact_files(output)
+
+
+class InlinePages:
+    """A page stream rendered in this process (`write.PageStream`): `pages` as given, put by
+    the writer it is started with, if any; `fail` raised after the first page."""
+
+    def __init__(self, pages: list[OutputFile], planned: list[str] | None = None,
+                 fail: BaseException | None = None):
+        self.pages = pages
+        self.planned = planned if planned is not None else [page.path for page in pages]
+        self.fail = fail
+        self.writer: object = "not started"
+        self.closed = False
+
+    def planned_paths(self) -> list[str]:
+        return list(self.planned)
+
+    def start(self, writer: DirectWriter | None, inherited: tuple[int, ...]
+              ) -> Iterator[OutputFile | PlacedFile]:
+        self.writer = writer
+        assert inherited and all(isinstance(fd, int) for fd in inherited)
+        return self._pages(writer)
+
+    def _pages(self, writer: DirectWriter | None) -> Iterator[OutputFile | PlacedFile]:
+        for page in self.pages:
+            yield page if writer is None else writer.put(page.path, page.data)
+            if self.fail is not None:
+                raise self.fail
+
+    def close(self) -> None:
+        self.closed = True
+
+
+PAGES = [OutputFile("index.html", b"home"), OutputFile("a/b/index.html", b"b"),
+         OutputFile("a/c.xml", b"<c/>"), OutputFile("d/index.html", b"d")]
+
+
+def test_pages_of_a_new_staging_folder_are_put_there_by_the_writer_they_start_with(
+        tmp_path: Path) -> None:
+    source = tmp_path / "style.css"
+    source.write_bytes(b"body{}")
+    same = [OutputFile("e/index.html", b"e")]
+    expected = write_output(same + PAGES, [Asset(source, "css/style.css")], tmp_path / "old")
+    pages = InlinePages(PAGES)
+    report = write_output(same, [Asset(source, "css/style.css")], tmp_path / "new",
+                          pages=pages)
+    assert isinstance(pages.writer, DirectWriter)
+    assert report == expected
+    assert tree_digest(tmp_path / "new") == tree_digest(tmp_path / "old")
+    assert not staging_dir(tmp_path / "new").exists()
+    write_output(same + PAGES, [Asset(source, "css/style.css")], tmp_path / "old")
+    assert intact_files(tmp_path / "new") == intact_files(tmp_path / "old")
+
+
+def test_a_page_a_writer_puts_with_the_output_files_bytes_keeps_that_file(
+        tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    write_output(PAGES, [], output)
+    before = {page.path: os.stat(output / page.path) for page in PAGES}
+    changed = [*PAGES[:3], OutputFile("d/index.html", b"d 2")]
+    pages = InlinePages(changed)
+    report = write_output([], [], output, pages=pages)  # no spare yet: `site/` made empty
+    assert isinstance(pages.writer, DirectWriter)
+    assert (report.written, report.unchanged) == (1, 3)
+    for page in PAGES[:3]:
+        after = os.stat(output / page.path)
+        assert (after.st_ino, after.st_mtime_ns) == (before[page.path].st_ino,
+                                                     before[page.path].st_mtime_ns)
+    assert os.stat(output / "d/index.html").st_ino != before["d/index.html"].st_ino
+    assert (output / "d/index.html").read_bytes() == b"d 2"
+    # With a spare to turn into the site the pages come as bytes, staged as ever.
+    pages = InlinePages(PAGES)
+    report = write_output([], [], output, pages=pages)
+    assert pages.writer is None
+    assert (report.written, report.unchanged) == (1, 3)
+    assert (output / "d/index.html").read_bytes() == b"d"
+
+
+@pytest.mark.parametrize("planned", [
+    ["index.html", "a/b/index.html", "a/c.xml", "d/index.html", "a/c.xml"],  # one path twice
+    ["index.html", "a/b/index.html", "a/c.xml", "d/index.html", "a/b"],  # a file and a folder
+    ["index.html", "a/b/index.html", "a/c.xml", "d/index.html", "./x.html"],  # not normal
+])
+def test_pages_whose_paths_are_not_all_fine_come_as_bytes(tmp_path: Path,
+                                                          planned: list[str]) -> None:
+    """The paths are checked before the pages start; any doubt and the writer stages them
+    as it stages every file, reporting problems as it always did."""
+    pages = InlinePages(PAGES, planned)
+    write_output([], [], tmp_path / "out", pages=pages)
+    assert pages.writer is None
+    assert tree_digest(tmp_path / "out") == (write_output(PAGES, [], tmp_path / "old")
+                                             and tree_digest(tmp_path / "old"))
+    clash = InlinePages([*PAGES, OutputFile("a/c.xml", b"again")])
+    with pytest.raises(BuildError) as caught:
+        write_output([], [], tmp_path / "two", pages=clash)
+    assert clash.writer is None
+    assert [p.message for p in caught.value.problems] == [
+        "two things would be written to this output path"]
+    assert not (tmp_path / "two").exists() and not staging_dir(tmp_path / "two").exists()
+
+
+@pytest.mark.parametrize("fail", [KeyboardInterrupt(), OSError(errno.ENOSPC, "no space")])
+def test_a_build_failing_while_pages_are_put_stops_them_and_keeps_the_last_good_site(
+        tmp_path: Path, fail: BaseException) -> None:
+    output = tmp_path / "out"
+    write_output([OutputFile("index.html", b"good"), OutputFile("x/index.html", b"x")], [],
+                 output)
+    good = tree_digest(output)
+    pages = InlinePages(PAGES, fail=fail)
+    with pytest.raises(type(fail) if isinstance(fail, KeyboardInterrupt) else BuildError):
+        write_output([], [], output, pages=pages)
+    assert isinstance(pages.writer, DirectWriter) and pages.closed
+    assert tree_digest(output) == good
+    assert not staging_dir(output).exists()
+    write_output(PAGES, [], output)  # a later build is not in the way of anything
+    assert (output / "a/c.xml").read_bytes() == b"<c/>"
+
+
+def _empty_stage(output: Path) -> Stage:
+    stage = Stage(output)
+    stage.prepare()
+    assert stage.empty
+    return stage
+
+
+def test_a_direct_writer_never_writes_through_a_link_or_an_existing_file(
+        tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    stage = _empty_stage(tmp_path / "out")
+    os.symlink(elsewhere, stage.dir / "a")
+    writer = DirectWriter(stage)
+    with pytest.raises(FileExistsError):
+        writer.put("a/x.html", b"x")
+    assert list(elsewhere.iterdir()) == []
+    (stage.dir / "b").mkdir()  # made by another worker: fine
+    (stage.dir / "b/kept.html").write_bytes(b"kept")
+    placed = writer.put("b/y.html", b"y")
+    assert (stage.dir / "b/y.html").read_bytes() == b"y"
+    assert placed == PlacedFile("b/y.html", 1, file_digest(b"y"),
+                                os.stat(stage.dir / "b/y.html").st_mtime_ns,
+                                os.stat(stage.dir / "b/y.html").st_ino, True)
+    with pytest.raises(FileExistsError):
+        writer.put("b/kept.html", b"other")
+    assert (stage.dir / "b/kept.html").read_bytes() == b"kept"
+    stage.abandon()
+    assert not staging_dir(tmp_path / "out").exists() and list(elsewhere.iterdir()) == []
+
+
+def test_the_parent_shares_the_folders_the_workers_make(tmp_path: Path) -> None:
+    """While workers put pages, a folder the parent needs may exist already: it is theirs,
+    so it stays with what they put in it."""
+    stage = _empty_stage(tmp_path / "out")
+    stage.shared = True
+    stage.note_placed(DirectWriter(stage).put("f/g/a.html", b"a"))
+    stage.folders.clear()  # as if the worker's report had not come yet
+    stage.used.clear()
+    stage.add("f/g/b.html", b"b")
+    assert (stage.dir / "f/g/a.html").read_bytes() == b"a"
+    assert {"f", "f/g"} <= stage.made and {"f", "f/g"} <= stage.used
+    stage.abandon()
