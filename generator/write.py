@@ -881,9 +881,10 @@ class Stage:
             return None
         return stat
 
-    def add(self, rel: str, data: bytes, same: bool = False) -> None:
-        """Stage one file's bytes; `same` stands for the previous build's file at `rel`, as
-        `intact_files` found it."""
+    def add(self, rel: str, data: bytes, same: bool = False, digest: str | None = None
+            ) -> None:
+        """Stage one file's bytes (`digest`: their `file_digest`, when known); `same` stands
+        for the previous build's file at `rel`, as `intact_files` found it."""
         if same:
             entry = self.old.get(rel)
             planned = self.planned.get(rel)
@@ -898,7 +899,7 @@ class Stage:
             self.inodes[rel] = stat.st_ino
             self.unchanged += 1
             return
-        digest = file_digest(data)
+        digest = digest or file_digest(data)
         stat = self._previous(rel, digest, data)
         if stat is not None:
             try:
@@ -917,7 +918,7 @@ class Stage:
         self.mtimes[rel] = stat.st_mtime_ns
         self.inodes[rel] = stat.st_ino
 
-    def quick_add(self) -> Callable[[str, bytes, bool], None]:
+    def quick_add(self) -> Callable[[str, bytes, bool, str | None], None]:
         """`add`, with its common cases inline: on a big site it runs for nearly every file,
         so it looks each set up once. A same file whose spare copy is that very file (see the
         class) is kept without a look at it, so a change made in place to the output's file
@@ -934,7 +935,8 @@ class Stage:
         empty, make_folder, old_mtimes = self.empty, self._make_folder, self.old_mtimes
         top, live, link, lstat = self.top, self.live, os.link, os.lstat
 
-        def quick(rel: str, data: bytes, same: bool = False) -> None:
+        def quick(rel: str, data: bytes, same: bool = False, digest: str | None = None
+                  ) -> None:
             if same and empty:  # no spare: a new hard link to the output's file, as `add`
                 planned = planned_get(rel)
                 if planned is not None:
@@ -976,7 +978,7 @@ class Stage:
                     inodes[rel] = planned.st_ino
                     self.unchanged += 1
                     return
-            add(rel, data, same)
+            add(rel, data, same, digest)
 
         return quick
 
@@ -1490,7 +1492,7 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
                         rel = admit(path)
                     if rel is not None:
                         try:
-                            add(rel, item.data, item.same)
+                            add(rel, item.data, item.same, getattr(item, "digest", None))
                         except OSError as exc:  # a file/folder clash: check_paths says which
                             failed.append(exc)
                 for asset in assets:

@@ -303,3 +303,22 @@ def test_workers_close_the_output_lock_and_die_with_their_parent(tmp_path: Path)
                                  initargs=(os.getpid(), (lock,))) as pool:
             assert pool.submit(_worker_state, lock).result() == (False, signal.SIGKILL)
         os.fstat(lock)  # still open here
+
+
+def test_edits_built_from_a_spare_equal_a_build_without_caches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first build after a cold one has no spare (its pages are put by the workers), the
+    next ones turn the spare into the site (the pages come as bytes with their digests)."""
+    site = _site(tmp_path / "site")
+    placed = _count_placed(monkeypatch)
+    build_site(site, jobs=2)
+    for n, story in enumerate(("story-03", "story-08", "story-11")):
+        path = site / f"content/{story}.md"
+        path.write_text(path.read_text(encoding="utf-8").replace("A quote.", f"Quote {n}."),
+                        encoding="utf-8")
+        placed.clear()
+        report = build_site(site, jobs=2)
+        assert report.pages_rendered and bool(placed) == (n == 0)
+        assert write.staging_dir(site / "output").exists()  # the next build's spare
+        build_site(site, output=tmp_path / f"fresh{n}", jobs=1, use_cache=False)
+        assert _tree(site / "output") == _tree(tmp_path / f"fresh{n}")

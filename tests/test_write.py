@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import BuildError
+from generator.parallel import DigestedFile
 from generator.render import OutputFile
 from generator.write import (
     MANIFEST,
@@ -1105,3 +1106,20 @@ def test_the_parent_shares_the_folders_the_workers_make(tmp_path: Path) -> None:
     assert (stage.dir / "f/g/a.html").read_bytes() == b"a"
     assert {"f", "f/g"} <= stage.made and {"f", "f/g"} <= stage.used
     stage.abandon()
+
+
+def test_a_page_that_comes_with_its_digest_is_not_hashed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[bytes] = []
+    original = file_digest
+
+    def digest(data: bytes) -> str:
+        hashed.append(data)
+        return original(data)
+
+    monkeypatch.setattr("generator.write.file_digest", digest)
+    write_output([DigestedFile("a/index.html", b"page a", False, original(b"page a")),
+                  OutputFile("b.html", b"page b")], [], tmp_path / "out")
+    assert b"page a" not in hashed and b"page b" in hashed
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["files"]["a/index.html"] == [original(b"page a"), 6]
