@@ -152,6 +152,11 @@ class RenderedPages:
         self.count = 0
         self.started = False
 
+    @property
+    def in_workers(self) -> bool:
+        """True when the pages are rendered in worker processes."""
+        return self.workers > 0
+
     def planned_paths(self) -> list[str]:
         """Every path a page may be written to."""
         return [job.path for job in self.jobs]

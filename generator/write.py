@@ -62,7 +62,11 @@ class PlacedFile(NamedTuple):
 
 class PageStream(Protocol):
     """Rendered pages not yet started: the paths they may be written to, then either their
-    bytes (`OutputFile`) or, given a `DirectWriter`, the pages it placed (`PlacedFile`)."""
+    bytes (`OutputFile`) or, given a `DirectWriter`, the pages it placed (`PlacedFile`).
+    `in_workers`: rendered in other processes (else the writer's own process gains nothing
+    from a `DirectWriter` and pays for the paths' check)."""
+
+    in_workers: bool
 
     def planned_paths(self) -> list[str]:
         """Every path a page may be written to (a page whose layout fails writes none)."""
@@ -1444,9 +1448,9 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
     `intact` is what `intact_files` answered for this output when the caller planned with it:
     what it read is not read again while this output's manifest is the one it read.
     `pages` are staged after `files`, started once the staging folder is ready: when it was
-    made empty (no spare) and every path is fine, with a `DirectWriter`, so the page
-    workers write their pages themselves; they are stopped before a failed build's staging
-    folder is removed."""
+    made empty (no spare), the pages render in workers and every path is fine, with a
+    `DirectWriter`, so the workers write their pages themselves; they are stopped before a
+    failed build's staging folder is removed."""
     assets = list(assets)
     paths: list[str] = []
     staged: set[str] = set()
@@ -1532,7 +1536,7 @@ def _with_pages(stage: Stage, files: Iterable[OutputFile], assets: list[Asset],
     every path of the build is normal, unique, and no file's path is another's folder (else
     `write_output` reports the problems as for any file)."""
     writer = None
-    if stage.empty:
+    if stage.empty and pages.in_workers:
         files = list(files)
         planned = [item.path for item in files]
         planned += pages.planned_paths()

@@ -958,6 +958,7 @@ class InlinePages:
         self.fail = fail
         self.writer: object = "not started"
         self.closed = False
+        self.in_workers = True
 
     def planned_paths(self) -> list[str]:
         return list(self.planned)
@@ -997,6 +998,15 @@ def test_pages_of_a_new_staging_folder_are_put_there_by_the_writer_they_start_wi
     assert not staging_dir(tmp_path / "new").exists()
     write_output(same + PAGES, [Asset(source, "css/style.css")], tmp_path / "old")
     assert intact_files(tmp_path / "new") == intact_files(tmp_path / "old")
+
+
+def test_pages_rendered_in_the_writers_own_process_come_as_bytes(tmp_path: Path) -> None:
+    pages = InlinePages(PAGES)
+    pages.in_workers = False
+    write_output([], [], tmp_path / "out", pages=pages)
+    assert pages.writer is None
+    assert tree_digest(tmp_path / "out") == (write_output(PAGES, [], tmp_path / "old")
+                                             and tree_digest(tmp_path / "old"))
 
 
 def test_a_page_a_writer_puts_with_the_output_files_bytes_keeps_that_file(
