@@ -42,7 +42,7 @@ from generator.models import Article, check_context
 from generator.render import OutputFile, PageJob
 from generator.site import Edition, Listing, Page, Site
 
-PAGES_FORMAT = "briefing-page-records/4"
+PAGES_FORMAT = "briefing-page-records/5"
 # Model classes whose attribute reads are recorded; every object of these the site model
 # holds has a key that names it from build to build.
 TRACKED: tuple[type, ...] = (Site, Article, Edition, Listing, Page)
@@ -64,6 +64,10 @@ _installed = 0
 # The array type of a page's pair numbers: unsigned, 4 bytes (none is negative, so loading
 # checks only the largest; none is 0, which the changed set always holds, see changed_pairs).
 _IDS = "I" if array("I").itemsize == 4 else "L"
+_IDS_SIZE = array(_IDS).itemsize
+# The fingerprints of None, False and True (see ModelIndex.fingerprint).
+_CONSTANTS = {value: hashlib.sha256(b"c" + name).digest()[:12]
+              for value, name in ((None, b"None"), (False, b"False"), (True, b"True"))}
 
 
 def _recording_getattribute(self: object, name: str, _get: Any = object.__getattribute__,
@@ -129,7 +133,6 @@ class ModelIndex:
         # What each article is made from (`article_inputs`), by its key: see `inputs()`.
         self._inputs = {f"article:{path}": made for path, made in (inputs or {}).items()}
         self.kind_of = {id(obj): type(obj) for obj in self.objects.values()}
-        self._recorded: dict[int, tuple[str, frozenset[str]]] | None = None
         self._values: dict[tuple[str, str], bytes | None] = {}
         self._objects: dict[str, bytes | None] = {}
         # One pickler for the fingerprints (its memo cleared each time): a build takes tens of
@@ -145,6 +148,7 @@ class ModelIndex:
         # each added when first made.
         self._memo: dict[int, tuple[object, list]] = {}
         self._zones: dict[int, tuple[object, str]] = {}
+        self._numbering: Numbering | None = None
 
     def _new_pickler(self) -> _Pickler:
         return _Pickler(types.SimpleNamespace(write=self._parts.append), self.key_of)
@@ -163,13 +167,11 @@ class ModelIndex:
         recorded has that fingerprint still. None when not known."""
         return self._inputs.get(key)
 
-    def recorded(self) -> dict[int, tuple[str, frozenset[str]]]:
-        """Each indexed object's key and the names whose reads on it are not recorded (its
-        properties and methods), by the object's id: what a page's record is made from."""
-        if self._recorded is None:
-            self._recorded = {id(obj): (key, _code_names(type(obj)))
-                              for key, obj in self.objects.items()}
-        return self._recorded
+    def numbering(self) -> Numbering:
+        """This build's numbers for the pairs (see `Numbering`), made once a build."""
+        if self._numbering is None:
+            self._numbering = Numbering(self.objects)
+        return self._numbering
 
     def _add(self, key: str, obj: object) -> None:
         other = self.objects.setdefault(key, obj)
@@ -195,6 +197,14 @@ class ModelIndex:
         if remember:
             self._values[pair] = found
         return found
+
+    def field_value(self, obj: object, name: str) -> bytes | None:
+        """`value(key, name)` for the object at `key` (`obj` itself), not remembered."""
+        try:
+            value = object.__getattribute__(obj, name)
+        except Exception:  # gone, or its property fails: the page must render
+            return None
+        return self.fingerprint(value)
 
     def known_value(self, key: str, fingerprint: bytes) -> None:
         """Take `fingerprint` as `object_value(key)` for this build: the object is made from
@@ -222,8 +232,15 @@ class ModelIndex:
         stable form (a lambda, an open file), which makes its pages render every time."""
         # Most values read are strings (a cold build fingerprints 180,000): hashed as they are,
         # after an "s" (a form's pickle starts with its protocol byte, never "s").
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             return hashlib.sha256(b"s" + value.encode("utf-8", "surrogatepass")).digest()[:12]
+        # Then None, booleans and integers (a third of an article's fields): by a constant or
+        # after an "i", never through pickle.
+        if kind is int:
+            return hashlib.sha256(b"i%d" % value).digest()[:12]
+        if value is None or kind is bool:
+            return _CONSTANTS[value]
         try:
             form = self._form(value)
         except (_NoForm, RecursionError):
@@ -424,6 +441,38 @@ class ModelIndex:
         return hashlib.sha256(data).digest()
 
 
+class Numbering:
+    """A number for each (object, field) pair of a site model, the same in every process
+    forked from the one that made it, so page workers number their pages' reads themselves:
+    the object's place among the index's objects, shifted left, plus the field's place in its
+    dataclass (from 1; no pair is 0). A fresh save keeps these numbers as they are (gaps
+    allowed); reads of other names (not a field, not code) go by name (`PageRecord.extra`)."""
+
+    def __init__(self, objects: Mapping[str, object]):
+        self.shift = max(len(_fields(kind)) for kind in TRACKED).bit_length()
+        self.keys = list(objects)
+        # The first number past every (object, field) pair: names that are no field of their
+        # object are numbered from here by the save that keeps them.
+        self.end = len(self.keys) << self.shift
+        places: dict[type, tuple[dict[str, int], frozenset[str], tuple[str, ...]]] = {}
+        for kind in {type(obj) for obj in objects.values()}:
+            names = _fields(kind)
+            places[kind] = ({name: n for n, name in enumerate(names, 1)}, _code_names(kind),
+                            ("", *names), ("", *map(json.dumps, names)))
+        shift = self.shift
+        # id of object -> (its first number, its fields' places, its code names, its key)
+        self.slots = {id(obj): (n << shift, *places[type(obj)][:2], key)
+                      for n, (key, obj) in enumerate(objects.items())}
+        # Per object, by field place: the field's name, and its name as JSON.
+        self.names = [places[type(obj)][2] for obj in objects.values()]
+        self.quoted = [places[type(obj)][3] for obj in objects.values()]
+
+    def pair(self, number: int) -> tuple[str, str]:
+        """The (object key, field) pair numbered `number` (below `end`)."""
+        place = number >> self.shift
+        return self.keys[place], self.names[place][number & ((1 << self.shift) - 1)]
+
+
 class _NoForm(Exception):
     """A value with no stable form (a lambda, an open file)."""
 
@@ -529,12 +578,25 @@ def _is_code(kind: type, name: str) -> bool:
 
 @dataclass(frozen=True)
 class PageRecord:
-    """What one page read when it was rendered, and what it wrote."""
+    """What one page read when it was rendered, and what it wrote: the (object key, field)
+    pairs it read as their numbers in the build's `Numbering` (an array's bytes), and any
+    other data name it read by name. Made in the page workers, with the fingerprints they
+    already know, so the process saving the records need not work them out again."""
 
     path: str
     context: bytes | None  # of template, page info and context; None: always render
-    deps: tuple[tuple[str, str], ...]  # the (object key, attribute) pairs it read
-    output: str                      # the writer's digest of the file's bytes
+    ids: bytes             # array(_IDS) of the numbers of the pairs it read
+    output: str            # the writer's digest of the file's bytes
+    extra: tuple[tuple[str, str], ...] = ()  # pairs read that are no field: (key, name)
+    # For each object the page owns (see `make_record`), what its row in fresh records holds
+    # from this page's reads: (the number of its first pair, the fingerprint of all its
+    # fields, the numbers of the pairs of it the page read (array(_IDS) bytes), those pairs
+    # with their fingerprints as the row's JSON holds them, without the brackets).
+    rows: tuple[tuple[int, bytes | None, bytes, str], ...] = ()
+
+    def pairs(self, numbering: Numbering) -> list[tuple[str, str]]:
+        """The (object key, attribute) pairs the page read."""
+        return [*map(numbering.pair, array(_IDS, self.ids)), *self.extra]
 
 
 def article_inputs(sources: Iterable[Any], published: Iterable[Article], config: Config,
@@ -569,14 +631,51 @@ def job_digest(index: ModelIndex, template: str, info: object,
 
 
 def make_record(index: ModelIndex, path: str, context: bytes | None,
-                reads: set[tuple[int, str]], output: str) -> PageRecord:
+                reads: set[tuple[int, str]], output: str, owned: Iterable[object] = ()
+                ) -> PageRecord:
     """A rendered page's record, from the reads it made. Reads of objects outside the index
     need no record (whatever reached them was itself recorded or is in the context), nor do
-    reads of properties and methods (what they give is decided by the reads they made)."""
-    recorded = index.recorded()
-    deps = tuple({(found[0], name) for obj, name in reads
-                  if (found := recorded.get(obj)) is not None and name not in found[1]})
-    return PageRecord(path, context, deps, output)
+    reads of properties and methods (what they give is decided by the reads they made).
+
+    For the objects `owned` by the page (its job's basis: its article, its list page; each
+    is one page's own), the record carries what their rows in fresh records hold from this
+    page's reads (`PageRecord.rows`): the fingerprints of the fields it read and of all their
+    fields, made by the worker that renders the page (the latter was made for its context
+    digest already) instead of one by one in the process that saves the records."""
+    numbering = index.numbering()
+    slots = numbering.slots.get
+    ids = array(_IDS)
+    extra = []
+    for obj, name in reads:
+        slot = slots(obj)
+        if slot is not None:
+            place = slot[1].get(name)
+            if place is not None:
+                ids.append(slot[0] + place)
+            elif name not in slot[2]:
+                extra.append((slot[3], name))
+    rows = []
+    for obj in owned:
+        slot = slots(id(obj))
+        if slot is None:
+            continue
+        first, key = slot[0], slot[3]
+        place = first >> numbering.shift
+        names, quoted = numbering.names[place], numbering.quoted[place]
+        last = first + len(names)
+        mine = array(_IDS, [n for n in ids if first < n < last])
+        rows.append((first, index.object_value(key), mine.tobytes(), ",".join([
+            _pair_json(n, quoted[n - first], index.field_value(obj, names[n - first]))
+            for n in mine])))
+    return PageRecord(path, context, ids.tobytes(), output, tuple(extra), tuple(rows))
+
+
+def _pair_json(n: int, name: str, fingerprint: bytes | None) -> str:
+    """A pair as a row's JSON keeps it: `[number, name, fingerprint as hex or null]`, with
+    `name` already JSON."""
+    if fingerprint is None:
+        return f"[{n},{name},null]"
+    return f'[{n},{name},"{fingerprint.hex()}"]'
 
 
 def code_key(layout_dirs: Iterable[Path], config_bytes: bytes) -> str:
@@ -672,7 +771,7 @@ class PageRecords:
                 objects[str(key)] = (bytes(fp) if fp is not None else None, str(pairs),
                                      bytes(made) if made is not None else None)
                 stored += int(n)
-            if stored != count or count != next_id - 1:
+            if stored != count:
                 return cls(path, {}, {}, 1, False)  # pairs are missing: rows were lost
             return cls(path, pages, objects, next_id, True)
         except (sqlite3.Error, ValueError, TypeError, KeyError):
@@ -745,26 +844,11 @@ class PageRecords:
         return changed is not None and changed.isdisjoint(record[1])
 
     def add(self, record: PageRecord) -> None:
-        """Keep a just-rendered page's record until save(), its pairs as numbers: a big site's
-        pages make a million reads of two hundred thousand pairs."""
-        numbers = self._numbers
-        ids = array(_IDS)
-        for pair in record.deps:
-            n = numbers.get(pair)
-            if n is None:
-                key = pair[0]
-                if key not in self._by_key and key in self.objects:
-                    try:
-                        self._open(key)
-                    except (ValueError, TypeError, RecursionError):
-                        self.valid = False  # saved afresh
-                    n = numbers.get(pair)
-                if n is None:
-                    n = numbers[pair] = self._next
-                    self._by_key.setdefault(key, {})[n] = pair[1]
-                    self._next += 1
-            ids.append(n)
-        self._rendered.append((record.path, record.context, ids.tobytes(), record.output))
+        """Keep a just-rendered page's record until save(), as the worker made it (its pairs
+        numbered by the build's `Numbering`): a big site's pages make a million reads of two
+        hundred thousand pairs, which the save numbers for the stored records only when it
+        adds to them."""
+        self._rendered.append(record)
 
     @property
     def rendered(self) -> int:
@@ -779,11 +863,132 @@ class PageRecords:
             return
         try:
             self._save(index, produced, code, manifest)
-        except (OSError, sqlite3.Error, ValueError, TypeError, RecursionError):
+        except (OSError, sqlite3.Error, ValueError, TypeError, RecursionError, OverflowError):
             try:
                 self.path.unlink()
             except OSError:
                 pass
+
+    def _number(self, numbering: Numbering) -> list[tuple[str, bytes | None, bytes, str]]:
+        """The rendered pages' rows with their pairs in the stored records' numbers: a pair
+        the records hold keeps its number, a new one gets the next. A stored row that cannot
+        be read makes the records invalid (then they are saved afresh)."""
+        numbers = self._numbers
+        pages = []
+        for record in self._rendered:
+            ids = array(_IDS)
+            for pair in record.pairs(numbering):
+                n = numbers.get(pair)
+                if n is None:
+                    key = pair[0]
+                    if key not in self._by_key and key in self.objects:
+                        try:
+                            self._open(key)
+                        except (ValueError, TypeError, RecursionError):
+                            self.valid = False  # saved afresh
+                        n = numbers.get(pair)
+                    if n is None:
+                        n = numbers[pair] = self._next
+                        self._by_key.setdefault(key, {})[n] = pair[1]
+                        self._next += 1
+                ids.append(n)
+            pages.append((record.path, record.context, ids.tobytes(), record.output))
+        return pages
+
+    def _fresh(self, index: ModelIndex) -> tuple[list[tuple], list[tuple]]:
+        """The object rows and page rows of records made afresh from the rendered pages
+        alone, every pair keeping its number in this build's `Numbering` (no renumbering:
+        numbers may have gaps), an owned object's row taken as its page's worker made it
+        (`PageRecord.rows`) with any pair of it other pages read added."""
+        numbering = index.numbering()
+        end, shift, keys = numbering.end, numbering.shift, numbering.keys
+        rendered = self._rendered
+        read = set(array(_IDS, b"".join([record.ids for record in rendered])))
+        owned: dict[int, tuple[int, bytes | None, bytes, str]] = {}
+        twice: set[int] = set()
+        extras: dict[tuple[str, str], int] = {}
+        pages = []
+        for record in rendered:
+            for row in record.rows:
+                place = row[0] >> shift
+                if place in owned:
+                    twice.add(place)  # two pages' rows for one object: made here instead
+                owned[place] = row
+            if record.extra:
+                ids = array(_IDS, record.ids)
+                for pair in record.extra:
+                    n = extras.get(pair)
+                    if n is None:
+                        n = extras[pair] = end + len(extras) + 1
+                    ids.append(n)
+                pages.append((record.path, record.context, ids.tobytes(), record.output))
+            else:
+                pages.append((record.path, record.context, record.ids, record.output))
+        for place in twice:
+            del owned[place]
+        covered = array(_IDS, b"".join([row[2] for row in owned.values()]))
+        # key -> [fingerprint of all its fields, how many pairs, the pairs' JSON]
+        rows: dict[str, list[Any]] = {
+            keys[place]: [row[1], len(row[2]) // _IDS_SIZE, [row[3]] if row[3] else []]
+            for place, row in owned.items()}
+
+        def add(key: str, pairs: list[str]) -> None:
+            found = rows.get(key)
+            if found is None:
+                rows[key] = [index.object_value(key), len(pairs), pairs]
+            else:
+                found[1] += len(pairs)
+                found[2] += pairs
+
+        value = index.value
+        for place, group in itertools.groupby(sorted(read.difference(covered)),
+                                              shift.__rrshift__):
+            key, names, quoted, first = (keys[place], numbering.names[place],
+                                         numbering.quoted[place], place << shift)
+            add(key, [_pair_json(n, quoted[n - first], value(key, names[n - first],
+                                                              remember=False)) for n in group])
+        for (key, name), n in extras.items():
+            add(key, [_pair_json(n, json.dumps(name), value(key, name, remember=False))])
+        self._next = (end + len(extras) if extras else max(read, default=0)) + 1
+        return [(key, fingerprint, count, f"[{','.join(texts)}]", index.inputs(key))
+                for key, (fingerprint, count, texts) in rows.items() if count], pages
+
+    def _changed_rows(self, index: ModelIndex, pages: list[tuple[str, bytes | None, bytes, str]]
+                      ) -> tuple[list[tuple], list[tuple[bytes, str]]]:
+        """The object rows to write when the stored records are kept, and the inputs of rows
+        left as they are (see `article_inputs`)."""
+        read: set[int] = set()
+        for _, _, ids, _ in pages:
+            read.update(array(_IDS, ids))
+        # The rows of the objects the rendered pages read: a pair they read has the value
+        # they rendered with, now; one only pages not rendered read keeps the value it had.
+        # A row whose pairs and fingerprint are as stored is left as it is.
+        rows = []
+        for key, mine in sorted(self._by_key.items()):
+            if not any(n in read for n in mine):
+                continue
+            fingerprint = index.object_value(key)
+            stored = self.objects.get(key)
+            dirty = stored is None or stored[0] != fingerprint
+            pairs: list[list[Any]] = []
+            for n, attr in sorted(mine.items()):
+                if n in read:
+                    value = index.value(key, attr, remember=False)
+                    dirty = dirty or n not in self._stored or self._stored[n] != value
+                else:
+                    value = self._stored.get(n)
+                pairs.append([n, attr, value.hex() if value is not None else None])
+            if dirty:
+                rows.append((key, fingerprint, len(pairs),
+                             json.dumps(pairs, separators=(",", ":")), index.inputs(key)))
+        # A row left as it is whose object is made from other inputs now but fingerprints as
+        # stored gets the new inputs (its fingerprint still describes the pages that read it),
+        # so the next build trusts it again.
+        written = {row[0] for row in rows}
+        made = [(now, key) for key, (stored, _, then) in self.objects.items()
+                if key not in written and (now := index.inputs(key)) is not None and now != then
+                and stored is not None and stored == index.object_value(key)]
+        return rows, made
 
     def _save(self, index: ModelIndex, produced: set[str], code: str,
               manifest: str | None) -> None:
@@ -792,51 +997,15 @@ class PageRecords:
         # Start afresh when the old records cannot be used or every page rendered anyway, so
         # pairs no page reads any more do not pile up.
         fresh = not self.valid or len(self._rendered) >= len(produced)
+        if not fresh:
+            pages = self._number(index.numbering())
+            fresh = not self.valid
+        made: list[tuple[bytes, str]] = []
         if fresh:
             self.path.unlink(missing_ok=True)
-        read: set[int] = set()
-        for _, _, ids, _ in self._rendered:
-            read.update(array(_IDS, ids))
-        renumber: dict[int, int] | None = None
-        if fresh and self._next - 1 != len(read):
-            # Pairs only pages rendered before read are dropped: number the rest 1, 2, ...
-            renumber = {n: new for new, n in enumerate(sorted(read), 1)}
-            self._rendered = [(path, context, array(_IDS, (renumber[n] for n in array(
-                _IDS, ids))).tobytes(), output) for path, context, ids, output in self._rendered]
-            self._next = len(read) + 1
-        # The rows of the objects the rendered pages read: a pair they read has the value
-        # they rendered with, now; one only pages not rendered read keeps the value it had.
-        # A row whose pairs and fingerprint are as stored is left as it is.
-        rows = []
-        for key, mine in sorted(self._by_key.items()):
-            touched = [n for n in mine if n in read]
-            if not touched:
-                continue
-            fingerprint = index.object_value(key)
-            stored = self.objects.get(key)
-            dirty = fresh or stored is None or stored[0] != fingerprint
-            pairs: list[list[Any]] = []
-            for n, attr in sorted(mine.items()):
-                if n in read:
-                    value = index.value(key, attr, remember=False)
-                    dirty = dirty or n not in self._stored or self._stored[n] != value
-                elif fresh:
-                    continue
-                else:
-                    value = self._stored.get(n)
-                pairs.append([renumber[n] if renumber is not None else n, attr,
-                              value.hex() if value is not None else None])
-            if dirty:
-                rows.append((key, fingerprint, len(pairs),
-                             json.dumps(pairs, separators=(",", ":")), index.inputs(key)))
-        # A row left as it is whose object is made from other inputs now but fingerprints as
-        # stored gets the new inputs (its fingerprint still describes the pages that read it),
-        # so the next build trusts it again.
-        written = {row[0] for row in rows}
-        made = [] if fresh else [
-            (now, key) for key, (stored, _, then) in self.objects.items()
-            if key not in written and (now := index.inputs(key)) is not None and now != then
-            and stored is not None and stored == index.object_value(key)]
+            rows, pages = self._fresh(index)
+        else:
+            rows, made = self._changed_rows(index, pages)
         db = sqlite3.connect(self.path)
         try:
             with db:
@@ -853,8 +1022,7 @@ class PageRecords:
                 if not fresh:
                     db.executemany("DELETE FROM pages WHERE path = ?",
                                    [(p,) for p in self.pages if p not in produced])
-                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
-                               self._rendered)
+                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)", pages)
                 count = db.execute("SELECT coalesce(sum(n), 0) FROM objects").fetchone()[0]
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                [("format", PAGES_FORMAT), ("code", code),

@@ -86,7 +86,8 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
                 context = deps.job_digest(index, job.template, job.info, job.context,
                                           job.basis)
                 digest = file_digest(file.data)
-                records.append(deps.make_record(index, file.path, context, reads, digest))
+                records.append(deps.make_record(index, file.path, context, reads, digest,
+                                                job.basis[0] if job.basis else ()))
                 files.append(DigestedFile(file.path, file.data, False, digest) if writer is None
                              else writer.put(file.path, file.data, digest))
     if renderer.problems:

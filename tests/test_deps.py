@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_a_record_names_reads_by_key(tmp_path: Path) -> None:
     story = site.articles[0]
     record = deps.make_record(index, "a/index.html", b"ctx", {(id(story), "title"),
                                                               (id(object()), "x")}, "digest")
-    assert record.deps == ((f"article:{story.path}", "title"),)
+    assert record.pairs(index.numbering()) == [(f"article:{story.path}", "title")]
 
 
 def test_a_record_keeps_every_data_read_of_an_indexed_object(tmp_path: Path) -> None:
@@ -136,10 +137,11 @@ def test_a_record_keeps_every_data_read_of_an_indexed_object(tmp_path: Path) -> 
             with deps.reading() as reads:
                 assert renderer.render(job) is not None
             record = deps.make_record(index, job.path, None, reads, "")
-            assert sorted(record.deps) == sorted({
+            pairs = record.pairs(index.numbering())
+            assert sorted(pairs) == sorted({
                 (index.key_of[obj], name) for obj, name in reads
                 if obj in index.key_of and not deps._is_code(index.kind_of[obj], name)})
-            names.update(name for _, name in record.deps)
+            names.update(name for _, name in pairs)
     assert {"title", "html", "articles"} <= names and "modified" not in names  # a property
 
 
@@ -326,7 +328,10 @@ def test_records_stay_usable_edit_after_edit(tmp_path: Path) -> None:
             stored = db.execute("SELECT sum(n) FROM objects").fetchone()[0]
             ids = {n for (pairs,) in db.execute("SELECT pairs FROM objects")
                    for n, _, _ in json.loads(pairs)}
-        assert stored == len(ids) == int(meta["pairs"]) == int(meta["next"]) - 1
+            pages = {n for (blob,) in db.execute("SELECT deps FROM pages")
+                     for n in array(deps._IDS, blob)}
+        assert stored == len(ids) == int(meta["pairs"]) and max(ids) < int(meta["next"])
+        assert pages <= ids  # every pair a page names has its row
 
 
 def test_no_cache_neither_reads_nor_writes_records(tmp_path: Path) -> None:
@@ -437,8 +442,6 @@ def test_fingerprints_tell_kinds_times_and_zones_apart(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("number", ["zero", "past the last"])
 def test_a_page_naming_a_pair_the_records_lack_renders(tmp_path: Path, number: str) -> None:
-    from array import array
-
     from generator.pipeline import page_records
     from generator.write import intact_files
     site_dir = small_site(tmp_path / "site")
@@ -611,3 +614,134 @@ def test_a_page_jobs_basis_decides_its_info_and_context(tmp_path: Path,
     assert same and len(same) < len(before.keys() & after.keys())
     for path in same:
         assert before[path][1] == after[path][1], path
+
+
+# --- records made in the page workers ------------------------------------------------------
+
+
+def _records(site, index: ModelIndex, owned: bool, extra: bool = False
+             ) -> list[deps.PageRecord]:
+    """Every page's record, with the rows of the objects it owns (its job's basis) when
+    `owned`; `extra`: the first page also reads a name of its article that is no field."""
+    renderer = parallel.Renderer(site)
+    records = []
+    with deps.tracking():
+        for job in page_jobs(site):
+            with deps.reading() as reads:
+                assert renderer.render(job) is not None
+            if extra and not records:
+                reads.add((id(site.articles[0]), "__module__"))  # class data, not code
+            records.append(deps.make_record(index, job.path, b"c", reads, "out",
+                                            job.basis[0] if owned and job.basis else ()))
+    return records
+
+
+def _saved(path: Path, records: list[deps.PageRecord], index: ModelIndex
+           ) -> tuple[dict, dict, dict]:
+    """The tables fresh records saved from `records` hold (each row's pairs decoded)."""
+    saved = PageRecords(path, {}, {}, 1, False)
+    for record in records:
+        saved.add(record)
+    saved.save(index, {record.path for record in records}, "code", "manifest")
+    with sqlite3.connect(path) as db:
+        objects = {key: (fp, n, sorted(map(tuple, json.loads(pairs))), made)
+                   for key, fp, n, pairs, made in db.execute("SELECT * FROM objects")}
+        pages = {p: (c, sorted(array(deps._IDS, ids)), o)
+                 for p, c, ids, o in db.execute("SELECT * FROM pages")}
+        meta = dict(db.execute("SELECT name, value FROM meta"))
+    return objects, pages, meta
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_rows_made_by_the_workers_equal_rows_made_in_the_saving_process(
+        tmp_path: Path, extra: bool) -> None:
+    """Fresh records hold the same rows whether the pages' own objects' fingerprints came
+    from the workers (`PageRecord.rows`) or were made when saving, pairs other pages read
+    included; every pair a page names has its row."""
+    site = model(small_site(tmp_path / "site", config={"per_page": 2}))
+    index = ModelIndex(site)
+    with_rows = _records(site, index, owned=True, extra=extra)
+    without = _records(site, index, owned=False, extra=extra)
+    assert any(record.rows for record in with_rows)
+    assert not any(record.rows for record in without)
+    assert bool(with_rows[0].extra) == extra
+    made = _saved(tmp_path / "workers.sqlite3", with_rows, ModelIndex(site))
+    here = _saved(tmp_path / "here.sqlite3", without, ModelIndex(site))
+    assert made == here
+    objects, pages, meta = made
+    numbers = {n for _, _, pairs, _ in objects.values() for n, _, _ in pairs}
+    assert {n for _, ids, _ in pages.values() for n in ids} == numbers
+    assert int(meta["pairs"]) == len(numbers) and max(numbers) < int(meta["next"])
+    assert ("__module__" in {name for _, _, pairs, _ in objects.values()
+                             for _, name, _ in pairs}) == extra
+    story = objects[f"article:{site.articles[0].path}"]
+    assert story[0] == index.object_value(f"article:{site.articles[0].path}")
+    assert dict((name, fp) for _, name, fp in story[2])["title"] == index.fingerprint(
+        site.articles[0].title).hex()
+
+
+def test_an_object_two_pages_claim_is_rowed_from_both_pages_reads(tmp_path: Path) -> None:
+    """Should two pages own one object, its row is made when saving, with every pair either
+    page read (not one page's row over the other's)."""
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    story = site.articles[0]
+    first = deps.make_record(index, "a", b"c", {(id(story), "title")}, "o", (story,))
+    second = deps.make_record(index, "b", b"c", {(id(story), "url")}, "o", (story,))
+    plain = [deps.make_record(index, path, b"c", reads, "o") for path, reads in
+             (("a", {(id(story), "title")}), ("b", {(id(story), "url")}))]
+    made = _saved(tmp_path / "twice.sqlite3", [first, second], ModelIndex(site))
+    assert made == _saved(tmp_path / "plain.sqlite3", plain, ModelIndex(site))
+    assert [name for _, name, _ in made[0][f"article:{story.path}"][2]] == ["title", "url"]
+
+
+def test_an_owned_row_gains_the_pairs_other_pages_read(tmp_path: Path) -> None:
+    """The row of an object a page owns holds the pairs other pages read that it did not,
+    and the page names of both are as the saving process would make them."""
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    story = site.articles[0]
+    owner = deps.make_record(index, "a", b"c", {(id(story), "title")}, "o", (story,))
+    other = deps.make_record(index, "b", b"c", {(id(story), "url"), (id(story), "date")}, "o")
+    plain = deps.make_record(index, "a", b"c", {(id(story), "title")}, "o")
+    made = _saved(tmp_path / "made.sqlite3", [owner, other], ModelIndex(site))
+    assert made == _saved(tmp_path / "plain.sqlite3", [plain, other], ModelIndex(site))
+    assert {name for _, name, _ in made[0][f"article:{story.path}"][2]} == {"title", "url",
+                                                                          "date"}
+
+
+def test_a_read_that_is_no_field_is_checked_by_name_on_the_next_build(tmp_path: Path) -> None:
+    """A recorded read of a name that is neither a field nor code keeps its own pair in
+    fresh records, and the next build checks it like any other."""
+    site = model(small_site(tmp_path / "site"))
+    index = ModelIndex(site)
+    records = _records(site, index, owned=True, extra=True)
+    path = tmp_path / "pages.sqlite3"
+    _saved(path, records, ModelIndex(site))
+    loaded = PageRecords.load(path, "code", "manifest")
+    assert loaded.valid
+    again = ModelIndex(site)
+    assert loaded.changed_pairs(again) == {0}
+    key = f"article:{site.articles[0].path}"
+    assert (key, "__module__") in {(key, name) for name in
+                                   (pair[1] for pair in loaded._open(key))}
+
+
+def test_numbers_name_each_objects_fields_apart(tmp_path: Path) -> None:
+    site = model(small_site(tmp_path / "site"))
+    numbering = ModelIndex(site).numbering()
+    pairs = {}
+    for first, places, _, key in numbering.slots.values():
+        for name, place in places.items():
+            assert numbering.pair(first + place) == (key, name)
+            pairs[first + place] = (key, name)
+    assert 0 not in pairs and max(pairs) < numbering.end
+    assert len(set(pairs.values())) == len(pairs)
+
+
+def test_plain_values_fingerprint_apart_without_pickling(tmp_path: Path) -> None:
+    index = ModelIndex(model(small_site(tmp_path / "site")))
+    values = [None, False, True, 0, 1, -1, 2 ** 70, "", "1", "True", "None", "i1", 1.0, b"1"]
+    prints = [index.fingerprint(value) for value in values]
+    assert len(set(prints)) == len(values) and all(len(p) == 12 for p in prints)
+    assert index.fingerprint(2 ** 70) == index.fingerprint(int(str(2 ** 70)))
