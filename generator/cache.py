@@ -28,8 +28,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from multiprocessing import get_context
@@ -39,7 +39,13 @@ from urllib.parse import urlsplit
 
 import generator
 from generator import markup
-from generator.markup import MarkdownSettings, RenderedBody, render_markdown, rewrite_links
+from generator.markup import (
+    MarkdownSettings,
+    MarkupError,
+    RenderedBody,
+    render_markdown,
+    rewrite_links,
+)
 from generator.shortcut import installed_package
 
 CACHE_DIR = ".cache"
@@ -184,6 +190,12 @@ class _KeyedCache(Generic[V]):
         if value is not None:
             return value
         return (self._stored if self._stored is not None else self._load()).get(key)
+
+    def holds(self, key: str) -> bool:
+        """True when there is a well-formed value for `key`; unlike `get`, the key does not
+        count as used (`save` keeps only the rows the build used)."""
+        return key in self._new or key in (
+            self._stored if self._stored is not None else self._load())
 
     def let_go(self) -> None:
         """Forget the loaded values once the build has looked up all it needs (the keys stay,
@@ -399,60 +411,174 @@ class RenderStats:
     cached: int
 
 
-def _render_chunk(texts: Sequence[str], settings: MarkdownSettings) -> list[RenderedBody]:
-    return [render_markdown(text, settings) for text in texts]
+def _render_chunk(texts: Sequence[str], settings: MarkdownSettings
+                  ) -> list[RenderedBody | str]:
+    """Each text rendered, or the message of the MarkupError it raised: one failure does not
+    stop the chunk, so one pass finds every body that cannot be converted."""
+    rendered: list[RenderedBody | str] = []
+    for text in texts:
+        try:
+            rendered.append(render_markdown(text, settings))
+        except MarkupError as exc:
+            rendered.append(str(exc))
+    return rendered
 
 
 # An article's Markdown, or a function that gives it (called only when the body is rendered).
 Markdown = str | Callable[[], str]
 
 
+class BodyErrors(MarkupError):
+    """Bodies that cannot be converted: (the item's index, the message) for each."""
+
+    def __init__(self, failed: list[tuple[int, str]]):
+        self.failed = failed
+        super().__init__("; ".join(message for _, message in failed))
+
+
+class BodyRenderer:
+    """Article bodies as HTML, from the render cache or rendered in `jobs` forked processes.
+
+    `submit` hands over a body as soon as it is known (a cold build submits each while the
+    content is still being read), and once `CHUNK` bodies the cache does not hold are waiting
+    a worker starts on them; `render` then gives the bodies asked for, in order, and renders
+    the rest. Only what `render` is asked for is used, put in the cache and counted: a body
+    submitted but not asked for is forgotten, and so is its failure. Leaving it as a context
+    manager (or `close`) stops the workers; with one job none is started."""
+
+    def __init__(self, settings: MarkdownSettings, cache: RenderCache, jobs: int = 1):
+        self.settings = settings
+        self.cache = cache
+        self.jobs = jobs
+        self.settings_key = settings_digest(settings)
+        self._waiting: dict[str, Markdown] = {}  # by key: not yet sent to the workers
+        self._sent: dict[str, tuple[Future, int]] = {}  # by key: its chunk and place in it
+        self._pool: ProcessPoolExecutor | None = None
+        self._stopped = False
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, file_key: bytes, text: str) -> None:
+        """Render ahead the Markdown `text` of the article file whose bytes have the digest
+        `file_key`, unless the cache holds its body; nothing with one job or once stopped."""
+        if self.jobs <= 1 or self._stopped:
+            return
+        key = body_key(file_key, self.settings_key)
+        if key in self._sent or key in self._waiting or self.cache.holds(key):
+            return
+        self._waiting[key] = text
+        if len(self._waiting) >= CHUNK:
+            self._send(self.jobs)
+
+    def stop(self) -> None:
+        """Render nothing more ahead (the build is failing): chunks not started are
+        cancelled, so the workers stop after the ones they are on."""
+        self._stopped = True
+        self._waiting.clear()
+        for future, _ in self._sent.values():
+            future.cancel()
+
+    def close(self) -> None:
+        """Stop the workers (each finishes the chunk it is on) and forget what was sent."""
+        self._waiting.clear()
+        self._sent.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _send(self, workers: int) -> None:
+        """Hand the waiting bodies to the workers as one chunk, starting `workers` of them
+        if none runs yet (forked: the parent is small while it is still reading)."""
+        if self._pool is None:
+            context = get_context("fork") if "fork" in _start_methods() else None
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        keys = list(self._waiting)
+        texts = [_markdown(self._waiting[key]) for key in keys]
+        self._waiting = {}
+        future = self._pool.submit(_render_chunk, texts, self.settings)
+        for place, key in enumerate(keys):
+            self._sent[key] = (future, place)
+
+    def render(self, items: Sequence[tuple[bytes, Markdown]], progress: Progress | None = None,
+               linking: set[int] | None = None) -> tuple[list[RenderedBody], RenderStats]:
+        """Render (file key, Markdown) pairs, from the cache where possible, else from what
+        was submitted, else now (the file key: the digest of the article file's bytes, see
+        `body_key`; the Markdown may be a function, called only for a body neither holds).
+        `linking`, when given, gets the index of each item whose body has a link naming a
+        Markdown file. Raise BodyErrors naming every item that cannot be converted.
+
+        The result is the same, in the same order, whatever `jobs` is."""
+        cache = self.cache
+        keys = [body_key(raw, self.settings_key) for raw, _ in items]
+        bodies: list[RenderedBody | None] = [cache.get(key) for key in keys]
+        if linking is not None:
+            marked = cache.linking()
+            if marked:
+                linking.update(index for index, key in enumerate(keys)
+                               if key in marked and bodies[index] is not None)
+        cache.let_go()
+        missing = [i for i, body in enumerate(bodies) if body is None]
+        total, done = len(items), len(items) - len(missing)
+        if progress:
+            progress("articles", done, total)
+        sent = self._sent
+        rest: dict[str, Markdown] = {}  # neither cached nor sent (or sent and cancelled)
+        for index in missing:
+            key = keys[index]
+            if key not in rest and (key not in sent or sent[key][0].cancelled()):
+                rest[key] = items[index][1]
+        here: list[tuple[str, Markdown]] = []  # rendered in this process as they are reached
+        if self.jobs > 1 and rest and (self._pool is not None
+                                       or len(rest) >= PARALLEL_THRESHOLD):
+            workers = min(self.jobs, -(-len(rest) // CHUNK))
+            if self._pool is None:
+                return_free_memory()  # the cache's rows just let go: workers would count them
+            for key, text in rest.items():
+                self._waiting[key] = text
+                if len(self._waiting) >= CHUNK:
+                    self._send(workers)
+            if self._waiting:
+                self._send(workers)
+        else:
+            here = list(rest.items())
+        ready: dict[str, RenderedBody | str] = {}
+        failed: list[tuple[int, str]] = []
+        for count, index in enumerate(missing, 1):
+            key = keys[index]
+            result = ready.get(key)
+            if result is None:
+                if here and key not in sent:
+                    batch, here = here[:CHUNK], here[CHUNK:]
+                    ready.update(zip((k for k, _ in batch), _render_chunk(
+                        [_markdown(text) for _, text in batch], self.settings), strict=True))
+                    result = ready[key]
+                else:
+                    future, place = sent[key]
+                    result = future.result()[place]
+            if isinstance(result, str):
+                failed.append((index, result))
+            else:
+                bodies[index] = result
+                if cache.put(key, result) and linking is not None:
+                    linking.add(index)
+            if progress and (count % CHUNK == 0 or count == len(missing)):
+                progress("articles", done + count, total)
+        if failed:
+            raise BodyErrors(failed)
+        return [b for b in bodies if b is not None], RenderStats(len(missing), total - len(missing))
+
+
 def render_bodies(items: Sequence[tuple[bytes, Markdown]], settings: MarkdownSettings,
                   cache: RenderCache, jobs: int = 1, progress: Progress | None = None,
                   linking: set[int] | None = None) -> tuple[list[RenderedBody], RenderStats]:
-    """Render (file key, Markdown) pairs, from the cache where possible, in `jobs` processes
-    (the file key: the digest of the article file's bytes, see `body_key`; the Markdown may
-    be a function, called only for a body the cache does not hold). `linking`, when given,
-    gets the index of each item whose body has a link naming a Markdown file.
-
-    The result is the same, in the same order, whatever `jobs` is."""
-    settings_key = settings_digest(settings)
-    keys = [body_key(raw, settings_key) for raw, _ in items]
-    bodies: list[RenderedBody | None] = [cache.get(key) for key in keys]
-    if linking is not None:
-        marked = cache.linking()
-        if marked:
-            linking.update(index for index, key in enumerate(keys)
-                           if key in marked and bodies[index] is not None)
-    cache.let_go()
-    missing = [i for i, body in enumerate(bodies) if body is None]
-    total, done = len(items), len(items) - len(missing)
-    if progress:
-        progress("articles", done, total)
-    chunks = [missing[i:i + CHUNK] for i in range(0, len(missing), CHUNK)]
-    for chunk, rendered in zip(chunks, _map_chunks(chunks, items, settings, jobs), strict=True):
-        for index, body in zip(chunk, rendered, strict=True):
-            bodies[index] = body
-            if cache.put(keys[index], body) and linking is not None:
-                linking.add(index)
-        done += len(chunk)
-        if progress:
-            progress("articles", done, total)
-    return [b for b in bodies if b is not None], RenderStats(len(missing), total - len(missing))
-
-
-def _map_chunks(chunks: list[list[int]], items: Sequence[tuple[bytes, Markdown]],
-                settings: MarkdownSettings, jobs: int) -> Iterable[list[RenderedBody]]:
-    texts = ([_markdown(items[i][1]) for i in chunk] for chunk in chunks)
-    count = sum(len(c) for c in chunks)
-    if jobs <= 1 or count < PARALLEL_THRESHOLD:
-        for batch in texts:
-            yield _render_chunk(batch, settings)
-        return
-    context = get_context("fork") if "fork" in _start_methods() else None
-    return_free_memory()  # the cache's rows just let go: forked workers would count them
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context) as pool:
-        yield from pool.map(_render_chunk, texts, [settings] * len(chunks))
+    """`BodyRenderer.render` with nothing submitted ahead: the bodies of (file key, Markdown)
+    pairs, from the cache where possible, else rendered in `jobs` processes."""
+    with BodyRenderer(settings, cache, jobs) as renderer:
+        return renderer.render(items, progress, linking)
 
 
 def return_free_memory() -> None:

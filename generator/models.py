@@ -661,6 +661,9 @@ def encode_checked(article: Article | None, checker: _FieldChecker, tz: ZoneInfo
     if (any(FIELD_SEP in field for field in fields)
             or any(LIST_SEP in name for name in names)):
         return None
+    if not listed and not checker.images and image is None and source is None \
+            and not article.corrections:
+        return FIELD_SEP.join([_PLAIN_HEAD, *fields])  # most articles: no JSON to make
     try:
         head = compact_json([listed, checker.images,
                          [image.src, image.alt, image.caption, image.credit] if image else None,

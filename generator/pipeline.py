@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import gc
 import time
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,11 +17,12 @@ from generator import render
 from generator.build import BuildOptions, BuildReport, build_clock, raise_if_strict
 from generator.cache import (
     ArticleCache,
+    BodyErrors,
+    BodyRenderer,
     Markdown,
     RenderCache,
     RenderStats,
     default_jobs,
-    render_bodies,
     return_free_memory,
 )
 from generator.config import Config, load_config
@@ -33,7 +34,6 @@ from generator.markup import (
     MarkupError,
     extension_packages,
     render_inline,
-    render_markdown,
 )
 from generator.models import Article, ArticleChecks, EditionNote
 from generator.parallel import render_pages_parallel
@@ -66,26 +66,16 @@ def markdown_settings(config: Config) -> MarkdownSettings:
                                config.unsafe_html)
 
 
-def parse_articles(sources, config: Config, checks: ArticleChecks | None = None,
-                   noisy: Container[str] = ()) -> tuple[list[Article], list[Problem]]:
-    """Validate every article's front matter (through the article cache with `checks`; not
-    kept for the files in `noisy`, whose parse had problems) and check that no two share a
-    URL."""
-    articles: list[Article] = []
+def shared_urls(articles: list[Article]) -> list[Problem]:
+    """An error for each article whose URL an earlier one has."""
     problems: list[Problem] = []
-    for source in sources:
-        article, found = (checks.check(source, source.rel not in noisy) if checks is not None
-                          else Article.from_source(source, config))
-        problems.extend(found)
-        if article is not None:
-            articles.append(article)
     owners: dict[str, Article] = {}
     for article in articles:
         other = owners.setdefault(article.url, article)
         if other is not article:
             problems.append(error(article.path, 1, f"this article has the same URL {article.url} "
                                   f"as {other.path}: give one of them another 'slug'"))
-    return articles, problems
+    return problems
 
 
 def parse_notes(sources, config: Config) -> tuple[list[EditionNote], list[Problem]]:
@@ -113,38 +103,38 @@ def is_published(article: Article, now: datetime, options: BuildOptions) -> bool
     return options.future or article.date <= now
 
 
+def body_item(article: Article, source: Source | UnreadSource | None
+              ) -> tuple[bytes, Markdown]:
+    """An article's (file key, Markdown) for the render cache and the Markdown workers: an
+    unread source is read only if its body is rendered."""
+    if isinstance(source, UnreadSource):
+        return source.digest, functools.partial(unread_body, source)
+    digest = ((source.digest or (file_digest(source.raw) if source.raw else b""))
+              if source is not None else b"")
+    return digest or file_digest(article.body.encode()), article.body
+
+
 def render_articles(articles: list[Article], sources: tuple[Source | UnreadSource, ...],
-                    settings: MarkdownSettings, options: BuildOptions
+                    renderer: BodyRenderer, options: BuildOptions
                     ) -> tuple[list[Article], RenderStats, set[str]]:
-    """Every article with its rendered body: from the site's cache, else in `jobs` processes;
-    and the paths of those whose body links to a Markdown file (for `link_content`).
-    An unread source is read only when its body is not in the cache.
+    """Every article with its rendered body: from the site's cache, else from what `renderer`
+    was given while the content was read, else rendered now in `jobs` processes; and the
+    paths of those whose body links to a Markdown file (for `link_content`). Saves the render
+    cache and stops the workers. An unread source is read only when its body is not cached.
 
     The Markdown source is let go once rendered (pages use the HTML): on a big site it is tens
     of megabytes the page-rendering workers would otherwise carry."""
     by_rel = {source.rel: source for source in sources}
-    cache = (RenderCache.for_site(options.site_dir) if options.use_cache
-             else RenderCache.disabled())
+    # One pass: 10,000 articles on a big site, every build.
+    items = [body_item(a, by_rel.get(a.path)) for a in articles]
+    linking: set[int] = set()
     try:
-        items: list[tuple[bytes, Markdown]] = []
-        for a in articles:  # one pass: 10,000 articles on a big site, every build
-            source = by_rel.get(a.path)
-            if isinstance(source, UnreadSource):
-                items.append((source.digest, functools.partial(unread_body, source)))
-            else:
-                digest = ((source.digest or (file_digest(source.raw) if source.raw else b""))
-                          if source is not None else b"")
-                items.append((digest or file_digest(a.body.encode()), a.body))
-        linking: set[int] = set()
-        try:
-            bodies, stats = render_bodies(items, settings, cache, options.jobs or default_jobs(),
-                                          options.progress, linking)
-        except MarkupError:
-            raise BuildError(markup_problems(articles, [text for _, text in items],
-                                             settings)) from None
-        cache.save()
-    finally:
-        cache.close()
+        bodies, stats = renderer.render(items, options.progress, linking)
+    except BodyErrors as exc:
+        raise BuildError([error(articles[index].path, articles[index].body_line, message)
+                          for index, message in exc.failed]) from None
+    renderer.close()  # before the page workers are forked
+    renderer.cache.save()
     return ([a.with_body(body) for a, body in zip(articles, bodies, strict=True)], stats,
             {articles[index].path for index in linking})
 
@@ -155,18 +145,6 @@ def unread_body(source: UnreadSource) -> str:
     if loaded is None:
         raise BuildError(problems)
     return loaded.body
-
-
-def markup_problems(articles: list[Article], texts: list[Markdown], settings: MarkdownSettings
-                    ) -> list[Problem]:
-    """After a body failed to convert: which articles' Markdown cannot be, one by one."""
-    problems = []
-    for article, text in zip(articles, texts, strict=True):
-        try:
-            render_markdown(text if isinstance(text, str) else text(), settings)
-        except MarkupError as exc:
-            problems.append(error(article.path, article.body_line, str(exc)))
-    return problems
 
 
 def record_build(fingerprint: Fingerprint, now: datetime, dates: list[datetime], config: Config,
@@ -204,23 +182,52 @@ def page_records(site: Site, config: Config, options: BuildOptions, output_dir: 
             PageRecords.load(path, code, manifest_digest(output_dir, MANIFEST)), code)
 
 
-def read_and_check(options: BuildOptions, config: Config, seen: ContentStats | None = None
+def read_and_check(options: BuildOptions, config: Config, seen: ContentStats | None = None,
+                   renderer: BodyRenderer | None = None, now: datetime | None = None
                    ) -> tuple[ContentFiles, list[Article], list[Problem]]:
-    """Read the content and check every article (`parse_articles`), with the site's article
-    cache unless --no-cache: then files whose checked article it holds are not even read
-    (`seen`: the no-change fingerprint's stats of content/, so that no file is stat'ed twice)."""
-    if not options.use_cache:
-        content, problems = read_content(options.site_dir)
-        articles, found = parse_articles(content.articles, config)
-        return content, articles, problems + found
-    checks = ArticleChecks(ArticleCache.for_site(options.site_dir), config)
+    """Read the content and check each article's front matter as soon as it is read, then
+    that no two articles share a URL. With the site's article cache unless --no-cache: then
+    files whose checked article it holds are not even read (`seen`: the no-change
+    fingerprint's stats of content/, so that no file is stat'ed twice), and an article whose
+    parse had problems is not kept in it.
+
+    With a `renderer`, each article published at `now` (`is_published`) that was read has its
+    body submitted to it at once, so the Markdown workers start while the rest is read; the
+    first problem that fails the build stops it (every problem is still reported)."""
+    checks = (ArticleChecks(ArticleCache.for_site(options.site_dir), config)
+              if options.use_cache else None)
+    articles: list[Article] = []
+    found: list[Problem] = []
+
+    def check(source: Source | UnreadSource | None, read: list[Problem]) -> None:
+        problems: list[Problem] = []
+        if source is not None:
+            article, problems = (checks.check(source, not read) if checks is not None
+                                 else Article.from_source(source, config))
+            found.extend(problems)
+            if article is not None:
+                articles.append(article)
+                if (renderer is not None and isinstance(source, Source) and now is not None
+                        and is_published(article, now, options)):
+                    digest, text = body_item(article, source)
+                    if isinstance(text, str):
+                        renderer.submit(digest, text)
+        if renderer is not None and (read or problems) and any(
+                p.is_error or options.strict for p in (*read, *problems)):
+            renderer.stop()  # the build fails: nothing need render
+
     try:
-        content, problems = read_content(options.site_dir, True, checks.known, seen)
-        articles, found = parse_articles(content.articles, config, checks,
-                                         {p.path for p in problems})
-        checks.cache.save()
+        content, problems = (read_content(options.site_dir, True, checks.known, seen, check)
+                             if checks is not None
+                             else read_content(options.site_dir, hook=check))
+        found += shared_urls(articles)
+        if checks is not None:
+            checks.cache.save()
     finally:
-        checks.cache.close()
+        if checks is not None:
+            checks.cache.close()
+    if renderer is not None and found and any(p.is_error for p in found):
+        renderer.stop()
     return content, articles, problems + found
 
 
@@ -245,16 +252,22 @@ def assemble(options: BuildOptions, config: Config, now: datetime,
     Raise BuildError with every problem when any is an error. Unless `keep_sources`, the
     sources are let go before the site model is built, to keep a big build's peak down.
     `seen`: the fingerprint's stats of content/ (see `read_and_check`)."""
-    content, articles, found = read_and_check(options, config, seen)
-    problems = [*problems, *found]
-    notes, found = parse_notes(content.editions, config)
-    problems += found
-    raise_if_errors(problems)
-
     settings = markdown_settings(config)
-    published, stats, linking = render_articles(
-        [a for a in articles if is_published(a, now, options)], content.articles, settings,
-        options)
+    cache = (RenderCache.for_site(options.site_dir) if options.use_cache
+             else RenderCache.disabled())
+    try:
+        # The Markdown workers start on the bodies while the content is still being read.
+        with BodyRenderer(settings, cache, options.jobs or default_jobs()) as renderer:
+            content, articles, found = read_and_check(options, config, seen, renderer, now)
+            problems = [*problems, *found]
+            notes, found = parse_notes(content.editions, config)
+            problems += found
+            raise_if_errors(problems)
+            published, stats, linking = render_articles(
+                [a for a in articles if is_published(a, now, options)], content.articles,
+                renderer, options)
+    finally:
+        cache.close()
     inputs = (article_inputs(content.articles, published, config, settings)
               if options.use_cache else {})
     published, found = link_content(published, articles, linking)

@@ -15,6 +15,8 @@ from generator.cache import (
     CACHE_FILE,
     SOURCE_CACHE_FILE,
     ArticleCache,
+    BodyErrors,
+    BodyRenderer,
     FileStamps,
     RenderCache,
     SourceCache,
@@ -422,3 +424,64 @@ def test_which_bodies_link_markdown_is_kept_with_them(tmp_path: Path) -> None:
         assert stats.rendered == expected_rendered and linking == {0, 2}
     with sqlite3.connect(path) as db:
         assert sorted(db.execute("SELECT links FROM bodies")) == [(0,), (1,), (1,)]
+
+
+# --- Bodies submitted ahead of render ---------------------------------------------------------
+
+BAD = "[" * 2100  # more '[' in a paragraph than markup allows
+
+
+def test_bodies_submitted_ahead_render_as_render_bodies_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submitted in chunks while more are known, some cached, one submitted but never asked
+    for (nor cached, nor counted), one asked for but never submitted."""
+    monkeypatch.setattr(generator.cache, "CHUNK", 3)
+    items = [(f"file {i}".encode(), f"Story {i} with *emphasis*.") for i in range(10)]
+    path = tmp_path / CACHE_FILE
+    _render(RenderCache(path), items[:2])
+    serial, _ = render_bodies(items, SETTINGS, RenderCache.disabled())
+    cache = RenderCache(path)
+    with BodyRenderer(SETTINGS, cache, jobs=2) as renderer:
+        for raw, text in [*items[:9], (b"unpublished", BAD)]:
+            renderer.submit(raw, text)
+        assert renderer._pool is not None  # the workers started before render was called
+        bodies, stats = renderer.render(items)
+    cache.save()
+    cache.close()
+    assert bodies == serial and (stats.rendered, stats.cached) == (8, 2)
+    assert _stored_bodies(path) == 10
+
+
+@pytest.mark.parametrize("jobs, ahead", [(1, False), (2, False), (2, True)])
+def test_every_failing_body_is_named(monkeypatch: pytest.MonkeyPatch, jobs: int,
+                                     ahead: bool) -> None:
+    monkeypatch.setattr(generator.cache, "CHUNK", 2)
+    monkeypatch.setattr(generator.cache, "PARALLEL_THRESHOLD", 2)
+    items = [(f"file {i}".encode(), BAD if i in (1, 4) else f"Story {i}.") for i in range(6)]
+    with BodyRenderer(SETTINGS, RenderCache.disabled(), jobs) as renderer:
+        if ahead:
+            for raw, text in items:
+                renderer.submit(raw, text)
+        with pytest.raises(BodyErrors) as caught:
+            renderer.render(items)
+    assert [index for index, _ in caught.value.failed] == [1, 4]
+    assert all("'[' characters" in message for _, message in caught.value.failed)
+
+
+def test_a_stopped_renderer_sends_nothing_more_and_still_renders(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After stop, submits are ignored and chunks not started are cancelled; render still
+    gives every body (rendering again what was cancelled)."""
+    monkeypatch.setattr(generator.cache, "CHUNK", 2)
+    items = [(f"file {i}".encode(), f"Story {i}.") for i in range(12)]
+    serial, _ = render_bodies(items, SETTINGS, RenderCache.disabled())
+    with BodyRenderer(SETTINGS, RenderCache.disabled(), jobs=2) as renderer:
+        for raw, text in items[:8]:
+            renderer.submit(raw, text)
+        renderer.stop()
+        sent = len(renderer._sent)
+        for raw, text in items[8:]:
+            renderer.submit(raw, text)
+        assert len(renderer._sent) == sent == 8 and not renderer._waiting
+        bodies, stats = renderer.render(items)
+    assert bodies == serial and stats.rendered == 12

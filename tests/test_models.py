@@ -506,3 +506,16 @@ def test_the_check_key_holds_the_path_the_bytes_and_the_context(
     with monkeypatch.context() as patch:  # the slug packages
         patch.setattr(shortcut, "installed_package", lambda name: f"{name} updated")
         assert check_context(config) != context
+
+
+def test_a_plain_article_entry_has_the_head_its_json_would_be(config: Config) -> None:
+    """An article without problems, images, source or corrections gets the plain head
+    without JSON being made: the same text, decoded to the same article."""
+    from generator.models import _PLAIN_HEAD, FIELD_SEP, decode_checked
+    from generator.sources import compact_json
+    assert compact_json([[], [], None, None, []]) == _PLAIN_HEAD
+    article, problems, entry = _entry(config, PLAIN_FRONT)
+    assert article is not None and not problems and entry is not None
+    assert entry.split(FIELD_SEP)[0] == _PLAIN_HEAD
+    again = decode_checked(entry, source(PLAIN_FRONT), config)
+    assert again is not None and _strict(again[0]) == _strict(article)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator import models
+from generator.errors import BuildError
 from tests.conftest import article, build_site, make_site, parse_html
 
 STORIES = {
@@ -153,3 +154,120 @@ def test_links_to_markdown_files_in_cached_bodies_are_still_rewritten(
     page = next(path for path in (site / "output").rglob("index.html") if "/four/" in str(path))
     hrefs = [a.get("href") for a in parse_html(page).iter("a")]
     assert any(href.endswith("/one/#top") for href in hrefs), hrefs
+
+
+# --- Markdown rendered while the content is read ---------------------------------------------
+# With CHUNK at 2 the workers start on the bodies while the rest of a small site is read.
+
+BAD_BODY = "[" * 2100 + " too many brackets"  # markup.MAX_BRACKETS_PER_PARAGRAPH is 2000
+
+
+def _early(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator import cache
+    monkeypatch.setattr(cache, "CHUNK", 2)
+
+
+def _stories(count: int, **extra: tuple) -> dict:
+    stories = {f"s{i:02d}": (article(f"Story {i}", f"2026-11-{1 + i % 20:02d}T08:00:00+00:00",
+                                      tags=[f"tag {i % 3}"]),
+                             f"Body of story {i} with *emphasis* and [a link](https://x.org/).")
+               for i in range(count)}
+    stories.update(extra)
+    return stories
+
+
+def _bodies(site: Path) -> list[tuple]:
+    import sqlite3
+    with sqlite3.connect(site / ".cache" / "render.sqlite3") as db:
+        return sorted(db.execute("SELECT key, html, first, words, links FROM bodies"))
+
+
+def test_bodies_rendered_while_reading_build_what_one_process_builds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--jobs 2 with the workers started during the read: the same output, the same render
+    cache rows and the same counts as --jobs 1; drafts and future stories not rendered."""
+    _early(monkeypatch)
+    stories = _stories(9, draft=(article("Draft", draft=True), "Draft body."),
+                       later=(article("Later", "2027-01-01T08:00:00+00:00"), "Future body."))
+    reports = []
+    for jobs in (1, 2):
+        site = make_site(tmp_path / f"site{jobs}", articles=stories)
+        reports.append(build_site(site, output=tmp_path / f"out{jobs}", jobs=jobs))
+    assert _files(tmp_path / "out1") == _files(tmp_path / "out2")
+    assert _bodies(tmp_path / "site1") == _bodies(tmp_path / "site2")
+    assert len(_bodies(tmp_path / "site2")) == 9
+    assert [(r.rendered, r.cached) for r in reports] == [(9, 0), (9, 0)]
+    _edit(tmp_path / "site2", "s03")
+    again = build_site(tmp_path / "site2", output=tmp_path / "out2", jobs=2)
+    assert (again.rendered, again.cached) == (1, 8)
+
+
+def test_a_markdown_error_in_a_draft_is_no_error(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A draft's body is not rendered, so it cannot fail the build, unless drafts are built."""
+    _early(monkeypatch)
+    site = make_site(tmp_path / "site", articles=_stories(
+        6, draft=(article("Draft", draft=True), BAD_BODY)))
+    report = build_site(site, jobs=2)
+    assert (report.rendered, report.cached) == (6, 0)
+    with pytest.raises(BuildError) as caught:
+        build_site(site, output=tmp_path / "drafts", jobs=2, drafts=True)
+    assert [p.format() for p in caught.value.problems] == [
+        "content/draft.md:6: error: a paragraph has 2,100 '[' characters (at most 2,000): "
+        "converting it would take minutes; write them as \\[ or split the paragraph"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_body_that_cannot_be_converted_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    """Two failing bodies among stories rendered by running workers: both named, with the
+    line their body starts on; nothing cached, no worker left running."""
+    import multiprocessing
+    _early(monkeypatch)
+    site = make_site(tmp_path / "site", articles=_stories(
+        7, bad1=(article("Bad one"), BAD_BODY), bad2=(article("Bad two"), "x\n\n" + BAD_BODY)))
+    with pytest.raises(BuildError) as caught:
+        build_site(site, jobs=jobs)
+    assert [(p.path, p.line, p.level) for p in caught.value.problems] == [
+        ("content/bad1.md", 5, "error"), ("content/bad2.md", 5, "error")]
+    assert not multiprocessing.active_children()
+    assert not (site / "output").exists()
+    assert _bodies(site) == []
+
+
+@pytest.mark.parametrize("first", ["a00", "t00"])
+def test_a_front_matter_error_stops_the_workers_and_reports_every_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    """Problems found before the workers start (a00 is read first) or while they run (t00
+    after the twelve stories): every one is reported, nothing more is sent to the workers
+    once one is found, and no worker is left running."""
+    import multiprocessing
+
+    from generator import cache
+    _early(monkeypatch)
+    submitted: list[int] = []
+    real_send = cache.BodyRenderer._send
+
+    def counting_send(self, workers):  # type: ignore[no-untyped-def]
+        submitted.append(len(self._waiting))
+        real_send(self, workers)
+    monkeypatch.setattr(cache.BodyRenderer, "_send", counting_send)
+    site = make_site(tmp_path / "site", articles=_stories(
+        12, **{first: (article("Broken", "not a date"), "Body.")},
+        z99=("title: [unclosed\n", "Body.")))
+    with pytest.raises(BuildError) as caught:
+        build_site(site, jobs=2)
+    assert [(p.path, p.level) for p in caught.value.problems] == [
+        (f"content/{first}.md", "error"), ("content/z99.md", "error")]
+    assert submitted == ([] if first == "a00" else [2] * 6)
+    assert not multiprocessing.active_children()
+
+
+def test_no_cache_renders_ahead_the_same(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """--no-cache with the workers started during the read makes the cached build's output."""
+    _early(monkeypatch)
+    site = make_site(tmp_path / "site", articles=_stories(7))
+    build_site(site, jobs=2)
+    build_site(site, output=tmp_path / "fresh", jobs=2, use_cache=False)
+    assert _files(site / "output") == _files(tmp_path / "fresh")

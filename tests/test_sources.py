@@ -602,3 +602,69 @@ def test_an_unread_source_that_changed_since_is_an_error(tmp_path: Path) -> None
     loaded, problems = unread.load()
     assert loaded is None and [p.message for p in problems] == [
         "the file changed while the site was being built: build again"]
+
+
+# --- Front matter read in one walk, and the content reader's hook ----------------------------
+
+PLAIN_AND_NOT = [
+    'title: "A"\ndate: 2026-11-24\ntags: [a, "b"]\nauthor:\n  - X\n',
+    "a: 1\nb: 0x1f\nc: 1_000\nd: 1:30\ne: 1.5\nf: .nan\ng: yes\nh: ~\ni: ''\nj: 9e9\n",
+    "nested: {a: [1, {b: c}], d: {}}\nlist: [[], [x]]\n",
+    "a: 1\na: 2\n",  # a key twice
+    "a: &x [1]\nb: *x\n",  # an alias
+    "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",  # a merge key
+    "1: a\ntrue: b\nnull: c\n",  # keys that are not text
+    "a: !!binary aGk=\nb: !!str 5\nc: !!int '7'\n",  # explicit tags
+    "? [a]\n: b\n",  # a sequence as a key
+    "=: x\n",  # the 'value' key
+    "a: " + "9" * 5000 + "\n",  # a number no constructor takes
+    "x: " + "[" * 40 + "]" * 40 + "\n",  # deeper than the one walk goes
+    "just text\n",
+    "- a\n- b\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_AND_NOT)
+@pytest.mark.parametrize("aliases", [False, True])
+def test_front_matter_read_in_one_walk_is_what_the_full_check_makes(
+        monkeypatch: pytest.MonkeyPatch, text: str, aliases: bool) -> None:
+    """The one walk over the nodes gives the same data, key lines and problems as the node
+    check and the constructor (or leaves the document to them)."""
+    fast = load_yaml(text, "content/a.md", 2, aliases)
+    monkeypatch.setattr(sources, "_plain_document", lambda *args: sources._UNUSUAL)
+    full = load_yaml(text, "content/a.md", 2, aliases)
+    assert repr(fast[1]) == repr(full[1])
+    if full[0] is None:
+        assert fast[0] is None
+    else:
+        assert fast[0] is not None
+        assert repr(fast[0].data) == repr(full[0].data)
+        assert dict(fast[0].lines) == dict(full[0].lines)
+
+
+def test_reading_front_matter_leaves_no_garbage_for_the_collector() -> None:
+    """No reference cycle per file (a recursive closure made one, keeping every loader and
+    its nodes alive until a full collection: 45 MB more at the peak of a 10,000-article
+    build)."""
+    import gc
+    gc.collect()
+    gc.disable()
+    try:
+        for text in PLAIN_AND_NOT:
+            load_yaml(text, "content/a.md", 2, False)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_the_reader_tells_its_hook_of_each_article_as_it_is_read(tmp_path: Path) -> None:
+    site = make_site(tmp_path / "site", articles={
+        "a": (article("A"), "Body."), "b": ("title: [unclosed\n", "Body."),
+        "c": (article("C", colour="red"), "Body.")},
+        editions={"2026-11-24": ({"title": "Ed"}, "Intro.")})
+    told: list[tuple[str | None, list[str]]] = []
+    content, problems = read_content(site, hook=lambda source, found: told.append(
+        (source.rel if source is not None else None, [p.path for p in found])))
+    assert told == [("content/a.md", []), (None, ["content/b.md"]), ("content/c.md", [])]
+    assert [s.rel for s in content.articles] == ["content/a.md", "content/c.md"]
+    assert [p.path for p in problems] == ["content/b.md"]
