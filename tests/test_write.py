@@ -1133,3 +1133,52 @@ def test_a_page_that_comes_with_its_digest_is_not_hashed_again(
     assert b"page a" not in hashed and b"page b" in hashed
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["files"]["a/index.html"] == [original(b"page a"), 6]
+
+
+def test_a_build_killed_while_workers_put_pages_leaves_the_output_and_no_workers(
+        tmp_path: Path) -> None:
+    """SIGKILL a real build while its page workers write into a staging folder made empty
+    (no spare: the first build after a cold one): the output stays, the workers die with it
+    (so they neither hold the lock nor write on), and the next build cleans up and runs."""
+    site = small_site(tmp_path / "site", 400)
+    output = tmp_path / "public"
+    command = [sys.executable, "-m", "generator", "build", "--site", str(site), "--output",
+               str(output), "--now", "2026-11-24T12:00:00+00:00", "--jobs", "2"]
+    subprocess.run(command, check=True, capture_output=True, cwd=REPO)
+    config = site / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("Test Briefing", "Renamed"),
+                      encoding="utf-8")  # every page changes
+    assert not staging_dir(output).exists()
+    before = tree_digest(output)
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    workers: list[int] = []
+    while process.poll() is None:
+        try:
+            pages = os.listdir(staging_dir(output) / "site")
+            workers = [int(pid) for pid in children.read_text().split()]
+        except (FileNotFoundError, ValueError):
+            pages, workers = [], []
+        if len(pages) > 1 and len(workers) >= 2:  # the workers are putting pages
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the build finished before it was killed"
+
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] not in "ZX"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    deadline = time.monotonic() + 30  # the signal is asynchronous: a bound, not a timing
+    while any(map(alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(map(alive, workers)), "a worker outlived its killed build"
+    assert tree_digest(output) == before
+    finished = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert finished.returncode == 0, finished.stderr
+    assert "Renamed" in (output / "index.html").read_text(encoding="utf-8")
