@@ -65,9 +65,10 @@ _installed = 0
 # checks only the largest; none is 0, which the changed set always holds, see changed_pairs).
 _IDS = "I" if array("I").itemsize == 4 else "L"
 _IDS_SIZE = array(_IDS).itemsize
-# The fingerprints of None, False and True (see ModelIndex.fingerprint).
-_CONSTANTS = {value: hashlib.sha256(b"c" + name).digest()[:12]
-              for value, name in ((None, b"None"), (False, b"False"), (True, b"True"))}
+# The fingerprints of None, False, True and the empty tuple (see ModelIndex.fingerprint).
+_CONSTANTS: dict[Any, bytes] = {
+    value: hashlib.sha256(b"c" + name).digest()[:12]
+    for value, name in ((None, b"None"), (False, b"False"), (True, b"True"), ((), b"()"))}
 
 
 def _recording_getattribute(self: object, name: str, _get: Any = object.__getattribute__,
@@ -235,11 +236,11 @@ class ModelIndex:
         kind = type(value)
         if kind is str:
             return hashlib.sha256(b"s" + value.encode("utf-8", "surrogatepass")).digest()[:12]
-        # Then None, booleans and integers (a third of an article's fields): by a constant or
-        # after an "i", never through pickle.
+        # Then None, booleans, integers and () (a third of an article's fields): by a constant
+        # or after an "i", never through pickle.
         if kind is int:
             return hashlib.sha256(b"i%d" % value).digest()[:12]
-        if value is None or kind is bool:
+        if value is None or kind is bool or (kind is tuple and not value):
             return _CONSTANTS[value]
         try:
             form = self._form(value)
@@ -1008,6 +1009,10 @@ class PageRecords:
             rows, made = self._changed_rows(index, pages)
         db = sqlite3.connect(self.path)
         try:
+            if fresh:
+                # A new file: pages of 16 KB instead of 4 take about a quarter less CPU to
+                # write 20 MB of rows, and read as fast.
+                db.execute("PRAGMA page_size = 16384")
             with db:
                 db.executescript(
                     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);"

@@ -330,6 +330,7 @@ def test_records_stay_usable_edit_after_edit(tmp_path: Path) -> None:
                    for n, _, _ in json.loads(pairs)}
             pages = {n for (blob,) in db.execute("SELECT deps FROM pages")
                      for n in array(deps._IDS, blob)}
+            assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # made afresh
         assert stored == len(ids) == int(meta["pairs"]) and max(ids) < int(meta["next"])
         assert pages <= ids  # every pair a page names has its row
 
@@ -741,7 +742,9 @@ def test_numbers_name_each_objects_fields_apart(tmp_path: Path) -> None:
 
 def test_plain_values_fingerprint_apart_without_pickling(tmp_path: Path) -> None:
     index = ModelIndex(model(small_site(tmp_path / "site")))
-    values = [None, False, True, 0, 1, -1, 2 ** 70, "", "1", "True", "None", "i1", 1.0, b"1"]
+    values = [None, False, True, 0, 1, -1, 2 ** 70, "", "1", "True", "None", "i1", 1.0, b"1",
+              (), [], (None,), "()"]
     prints = [index.fingerprint(value) for value in values]
     assert len(set(prints)) == len(values) and all(len(p) == 12 for p in prints)
     assert index.fingerprint(2 ** 70) == index.fingerprint(int(str(2 ** 70)))
+    assert index.fingerprint(()) == index.fingerprint(tuple([]))
