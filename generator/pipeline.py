@@ -213,7 +213,7 @@ def read_and_check(options: BuildOptions, config: Config, seen: ContentStats | N
                     if isinstance(text, str):
                         renderer.submit(digest, text)
         if renderer is not None and (read or problems) and any(
-                p.is_error or options.strict for p in (*read, *problems)):
+                p.is_error for p in (*read, *problems)):
             renderer.stop()  # the build fails: nothing need render
 
     try:

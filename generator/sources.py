@@ -30,11 +30,33 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe YAML loader that keeps dates as strings, so the models parse them in the site's zone."""
 
+    def resolve(self, kind: type, value: Any, implicit: Any) -> Any:
+        """A node's tag, as PyYAML's resolver finds it but with each first character's
+        resolvers and the wildcard ones joined once, not for every value (libyaml asks for
+        every node: 17 in a typical front matter)."""
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
+                    if regexp.match(value):
+                        return tag
+            return self.DEFAULT_SCALAR_TAG
+        if kind is yaml.SequenceNode:
+            return self.DEFAULT_SEQUENCE_TAG
+        if kind is yaml.MappingNode:
+            return self.DEFAULT_MAPPING_TAG
+        return None
+
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
+# What `_Loader.resolve` tries for a plain scalar, by its first character ('' when empty).
+_WILDCARD = tuple(_Loader.yaml_implicit_resolvers.get(None, []))
+_RESOLVERS = {first: (*resolvers, *_WILDCARD)
+              for first, resolvers in _Loader.yaml_implicit_resolvers.items() if first is not None}
 
 KeyPath = tuple[str | int, ...]
 

@@ -271,3 +271,26 @@ def test_no_cache_renders_ahead_the_same(tmp_path: Path,
     build_site(site, jobs=2)
     build_site(site, output=tmp_path / "fresh", jobs=2, use_cache=False)
     assert _files(site / "output") == _files(tmp_path / "fresh")
+
+
+def test_a_warning_does_not_stop_rendering_ahead(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warning (an error only with --strict, which reports the later stages' warnings too)
+    leaves the workers rendering: every body is sent once, none rendered twice."""
+    from generator import cache
+    _early(monkeypatch)
+    sent: list[int] = []
+    real_send = cache.BodyRenderer._send
+
+    def counting_send(self, workers):  # type: ignore[no-untyped-def]
+        sent.append(len(self._waiting))
+        real_send(self, workers)
+    monkeypatch.setattr(cache.BodyRenderer, "_send", counting_send)
+    site = make_site(tmp_path / "site", articles=_stories(
+        8, s03=(article("Three", colour="red"), "Body.")))
+    with pytest.raises(BuildError) as caught:
+        build_site(site, jobs=2, strict=True)
+    assert [(p.path, p.level) for p in caught.value.problems] == [("content/s03.md", "error")]
+    assert sent == [2, 2, 2, 2]
+    report = build_site(site, jobs=2)
+    assert [p.path for p in report.warnings] == ["content/s03.md"]

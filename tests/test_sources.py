@@ -668,3 +668,21 @@ def test_the_reader_tells_its_hook_of_each_article_as_it_is_read(tmp_path: Path)
     assert told == [("content/a.md", []), (None, ["content/b.md"]), ("content/c.md", [])]
     assert [s.rel for s in content.articles] == ["content/a.md", "content/c.md"]
     assert [p.path for p in problems] == ["content/b.md"]
+
+
+@pytest.mark.parametrize("value", ["", "a", "1", "0x1f", "1_000", "1:30", "-1.5e3", ".inf",
+                                   "-.INF", ".NaN", "yes", "No", "ON", "off", "null", "~",
+                                   "Null", "2026-11-24", "=", "<<", "+1", "0o17", "0b101",
+                                   "é", "true", "False", "1.2.3", "- a"])
+def test_the_loaders_resolver_finds_what_pyyaml_finds(value: str) -> None:
+    """The loader's own resolve (each first character's resolvers joined once) gives PyYAML's
+    tag for every kind of node, plain or quoted."""
+    import yaml.resolver
+    loader = sources._Loader("")
+    try:
+        for kind in (yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode):
+            for implicit in ((True, False), (False, True), (False, False)):
+                assert loader.resolve(kind, value, implicit) == yaml.resolver.BaseResolver.resolve(
+                    loader, kind, value, implicit)
+    finally:
+        loader.dispose()
