@@ -24,7 +24,6 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
 import jinja2
 
@@ -43,13 +42,6 @@ PARALLEL_PAGES_THRESHOLD = 400
 # more than its pages, since a worker keeps its renderer. On 10,000 articles the parent's
 # objects peaked 62 MB above the start of rendering with 24 parts a worker, 101 MB with 8.
 PARTS_PER_JOB = 24
-
-@dataclass(frozen=True)
-class DigestedFile(OutputFile):
-    """A rendered page with the `file_digest` of its bytes, made for its record, so the
-    writer need not make it again."""
-
-    digest: str = ""
 
 
 Part = tuple[list[OutputFile] | list[PlacedFile], list[PageRecord]]
@@ -88,7 +80,7 @@ def render_part(site: Site, jobs: list[PageJob], index: ModelIndex | None,
                 digest = file_digest(file.data)
                 records.append(deps.make_record(index, file.path, context, reads, digest,
                                                 job.basis[0] if job.basis else ()))
-                files.append(DigestedFile(file.path, file.data, False, digest) if writer is None
+                files.append(OutputFile(file.path, file.data, False, digest) if writer is None
                              else writer.put(file.path, file.data, digest))
     if renderer.problems:
         raise BuildError(renderer.problems)

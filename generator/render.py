@@ -48,11 +48,14 @@ class OutputFile:
 
     `same` marks a page the build did not render again because nothing it read changed: its
     bytes are those of the previous build's file at `path` (checked intact with
-    `write.intact_files`), and `data` is empty."""
+    `write.intact_files`), and `data` is empty. `digest`, when known, is `write.file_digest`
+    of `data` (a page worker makes it for the page's record), so the writer need not make it
+    again."""
 
     path: str
     data: bytes
     same: bool = False
+    digest: str | None = None
 
 
 @dataclass(frozen=True)

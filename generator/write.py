@@ -1496,7 +1496,7 @@ def write_output(files: Iterable[OutputFile], assets: Iterable[Asset], output_di
                         rel = admit(path)
                     if rel is not None:
                         try:
-                            add(rel, item.data, item.same, getattr(item, "digest", None))
+                            add(rel, item.data, item.same, item.digest)
                         except OSError as exc:  # a file/folder clash: check_paths says which
                             failed.append(exc)
                 for asset in assets:

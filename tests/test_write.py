@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from generator.errors import BuildError
-from generator.parallel import DigestedFile
 from generator.render import OutputFile
 from generator.write import (
     MANIFEST,
@@ -1128,7 +1127,7 @@ def test_a_page_that_comes_with_its_digest_is_not_hashed_again(
         return original(data)
 
     monkeypatch.setattr("generator.write.file_digest", digest)
-    write_output([DigestedFile("a/index.html", b"page a", False, original(b"page a")),
+    write_output([OutputFile("a/index.html", b"page a", digest=original(b"page a")),
                   OutputFile("b.html", b"page b")], [], tmp_path / "out")
     assert b"page a" not in hashed and b"page b" in hashed
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text(encoding="utf-8"))
